@@ -1,0 +1,63 @@
+"""Import the official StyleGAN2 generators on CPU, without compiling anything.
+
+The official `op` packages either compile CUDA kernels at import (rosinality) or call `.cuda()`
+(StyleCLIP's `fused_leaky_relu`). This shim reuses their own pure-torch code paths:
+- `upfirdn2d` is StyleCLIP's `upfirdn2d_native` wrapper, loaded from the checkout;
+- `fused_leaky_relu` is the official fallback formula without the `.cuda()` call:
+  `leaky_relu(x + bias, 0.2) * sqrt(2)`, bias on the last axis for 3-D input, on axis 1 otherwise;
+- `conv2d_gradfix` is rosinality's own module (it falls back to `F.conv2d` off CUDA).
+
+Nothing from the checkouts is copied; they are imported from the paths given.
+"""
+
+import importlib.util
+import sys
+import types
+
+from torch.nn import functional as F
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def fused_leaky_relu(input, bias, negative_slope=0.2, scale=2 ** 0.5):
+    rest_dim = [1] * (input.ndim - bias.ndim - 1)
+    if input.ndim == 3:
+        b = bias.view(1, *rest_dim, bias.shape[0])
+    else:
+        b = bias.view(1, bias.shape[0], *rest_dim)
+    return F.leaky_relu(input + b, negative_slope=negative_slope) * scale
+
+
+def _op_package(name, styleclip_dir, extra=None):
+    up = _load(f"{name}_upfirdn2d", f"{styleclip_dir}/models/stylegan2/op/upfirdn2d.py")
+    act = _load(f"{name}_fused_act", f"{styleclip_dir}/models/stylegan2/op/fused_act.py")
+    act.fused_leaky_relu = fused_leaky_relu  # FusedLeakyReLU.forward looks this global up
+    op = types.ModuleType(name)
+    op.upfirdn2d = up.upfirdn2d
+    op.fused_leaky_relu = fused_leaky_relu
+    op.FusedLeakyReLU = act.FusedLeakyReLU
+    for k, v in (extra or {}).items():
+        setattr(op, k, v)
+    sys.modules[name] = op
+    return op
+
+
+def styleclip_model(styleclip_dir):
+    """`models/stylegan2/model.py` of orpatashnik/StyleCLIP."""
+    for pkg in ["models", "models.stylegan2"]:
+        sys.modules.setdefault(pkg, types.ModuleType(pkg))
+    _op_package("models.stylegan2.op", styleclip_dir)
+    return _load("models.stylegan2.model", f"{styleclip_dir}/models/stylegan2/model.py")
+
+
+def rosinality_model(rosinality_dir, styleclip_dir):
+    """`model.py` of rosinality/stylegan2-pytorch."""
+    gradfix = _load("op.conv2d_gradfix", f"{rosinality_dir}/op/conv2d_gradfix.py")
+    _op_package("op", styleclip_dir, {"conv2d_gradfix": gradfix})
+    return _load("rosinality_model", f"{rosinality_dir}/model.py")

@@ -1,0 +1,34 @@
+//! # styleclip
+//!
+//! Text-driven StyleGAN editing (StyleCLIP, Patashnik et al., ICCV 2021) in pure Rust on
+//! [burn](https://burn.dev). One code path runs on CPU (`flex`), wgpu (Vulkan/Metal) and CUDA:
+//! every function takes or infers a `burn::prelude::Device`.
+//!
+//! Layout, following the data flow:
+//! - [`ops`]: free functions (upfirdn2d, bias + activation, modulated convolution).
+//! - [`stylegan2`]: the generator, its latent spaces and StyleSpace, checkpoint loading.
+//! - [`weights`]: safe readers for `torch.save` and safetensors files.
+//!
+//! ```no_run
+//! use burn::prelude::*;
+//! use styleclip::stylegan2::{Generator, NoiseMode};
+//!
+//! # fn main() -> styleclip::Result<()> {
+//! let device = Device::flex();
+//! let g = Generator::load("stylegan2-ffhq-config-f.pt", &device)?;
+//! let z = g.sample_z(4, 42);
+//! let w = g.mapping(z);
+//! let avg = g.latent_avg().unwrap_or_else(|| g.mean_latent(4096, 0));
+//! let wp = g.broadcast(g.truncate(w, 0.7, avg));
+//! let image = g.synthesis(wp, NoiseMode::Const); // [4, 3, 1024, 1024], about [-1, 1]
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod ops;
+pub mod stylegan2;
+pub mod weights;
+
+pub use error::{Error, Result};

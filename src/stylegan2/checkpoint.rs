@@ -1,0 +1,261 @@
+//! Loading official checkpoints and saving/loading the crate's own format.
+//!
+//! Official (`torch.save`, as written by rosinality's `convert_weight.py` and used by StyleCLIP):
+//! `{"g_ema": state_dict, "latent_avg": [512] or [1, 512], "g": .., "d": .., "g_optim": ..}`,
+//! or a bare generator state dict. Only `g_ema` (else the bare dict, else `g`) is read; the
+//! discriminator and optimiser entries are ignored. The configuration is inferred from shapes:
+//! - `style_dim`  ← `conv1.conv.modulation.weight` `[C4, style_dim]`
+//! - `n_mlp`      ← how many `style.{1..}.weight` there are (index 0 is the parameterless PixelNorm)
+//! - `size`       ← `4 · 2^(number of to_rgbs.{j})`
+//! - `channels`   ← `input.input` `[1, C4, 4, 4]` and `convs.{2j}.conv.weight` `[1, C, C_prev, 3, 3]`
+//!
+//! Every other tensor is then checked against that configuration when the layers are built.
+//! The blur/up-sampling `kernel` buffers, when present, are compared with the configured kernel.
+//!
+//! Own format (safetensors): the same state-dict keys without a prefix, plus `latent_avg`, with
+//! metadata `format = "styleclip.stylegan2"` and `config` (JSON of [`GeneratorConfig`]). A
+//! PyTorch user can read it with `safetensors.torch.load_file` and `load_state_dict`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::module::{ModuleVisitor, Param};
+use burn::prelude::*;
+
+use super::config::GeneratorConfig;
+use super::generator::Generator;
+use crate::error::{Error, Result};
+use crate::ops::make_kernel;
+use crate::weights::{CheckpointSource, TensorFile};
+
+/// Metadata value that marks the crate's own generator files.
+pub const FORMAT: &str = "styleclip.stylegan2";
+const FORMAT_VERSION: &str = "1";
+
+impl Generator {
+    /// Load a generator from a `torch.save` checkpoint (official layout) or the crate's own
+    /// safetensors file. f16/bf16/f64 weights load as f32.
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        Self::from_file(&TensorFile::open(path)?, device)
+    }
+
+    /// Load from an opened [`TensorFile`].
+    pub fn from_file(file: &TensorFile, device: &Device) -> Result<Self> {
+        let own = file.metadata().get("format").map(String::as_str) == Some(FORMAT);
+        let (prefix, config) = if own {
+            let json = file
+                .metadata()
+                .get("config")
+                .ok_or_else(|| Error::MissingKey {
+                    key: "config (metadata)".into(),
+                    source_name: file.path().display().to_string(),
+                })?;
+            let config: GeneratorConfig = serde_json::from_str(json).map_err(|e| {
+                Error::InvalidConfig(format!(
+                    "bad config metadata in {}: {e}",
+                    file.path().display()
+                ))
+            })?;
+            (String::new(), config)
+        } else {
+            let prefix = generator_prefix(file)?;
+            let config = infer_config(file, &prefix)?;
+            (prefix, config)
+        };
+        check_kernels(file, &prefix, &config)?;
+        let mut src = CheckpointSource::new(file, &prefix, device);
+        let g = Generator::build(config.clone(), &mut src)?;
+        let avg = match file.shape("latent_avg") {
+            None => None,
+            Some(shape) => {
+                let n: usize = shape.iter().product();
+                if n != config.style_dim {
+                    return Err(Error::ShapeMismatch {
+                        key: "latent_avg".into(),
+                        expected: vec![config.style_dim],
+                        found: shape.to_vec(),
+                    });
+                }
+                let (v, _) = file.read_f32("latent_avg")?;
+                Some(Tensor::from_data(TensorData::new(v, [n]), device))
+            }
+        };
+        Ok(g.with_latent_avg(avg))
+    }
+
+    /// Every parameter and buffer under its official state-dict key (`style.1.weight`,
+    /// `noises.noise_0`, …), plus `latent_avg` when set. The FIR `kernel` buffers, which are
+    /// constants of the configuration, are not included.
+    pub fn state_dict(&self) -> Vec<(String, TensorData)> {
+        let mut collector = Collector::default();
+        self.visit(&mut collector);
+        collector
+            .tensors
+            .into_iter()
+            .map(|(path, data)| (official_key(&path), data))
+            .collect()
+    }
+
+    /// Save to the crate's own safetensors format (f32).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let mut tensors: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
+        for (key, data) in self.state_dict() {
+            let shape = data.shape().to_vec();
+            let values: Vec<f32> = data
+                .try_into_vec_as::<f32>()
+                .map_err(|e| Error::InvalidConfig(format!("cannot read parameter {key}: {e:?}")))?;
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push((key, bytes, shape));
+        }
+        let views = tensors
+            .iter()
+            .map(|(k, b, s)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .map(|v| (k.clone(), v))
+                    .map_err(|e| Error::InvalidConfig(format!("tensor {k}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let config = serde_json::to_string(self.config())
+            .map_err(|e| Error::InvalidConfig(e.to_string()))?;
+        let meta: HashMap<String, String> = [
+            ("format".to_string(), FORMAT.to_string()),
+            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("config".to_string(), config),
+        ]
+        .into();
+        safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| match e {
+            safetensors::SafeTensorError::IoError(io) => Error::io(path, io),
+            other => Error::InvalidConfig(other.to_string()),
+        })
+    }
+}
+
+/// Collects `(module path, data)` for every float parameter.
+#[derive(Default)]
+struct Collector {
+    path: Vec<String>,
+    tensors: Vec<(String, TensorData)>,
+}
+
+impl ModuleVisitor for Collector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.tensors
+            .push((self.path.join("."), param.val().into_data()));
+    }
+}
+
+/// Module path → official key: `style.{i}` → `style.{i+1}`, `noises.{j}` → `noises.noise_{j}`.
+fn official_key(path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    match parts.as_slice() {
+        ["style", i, rest @ ..] => {
+            let i: usize = i.parse().unwrap_or(0);
+            format!("style.{}.{}", i + 1, rest.join("."))
+        }
+        ["noises", j] => format!("noises.noise_{j}"),
+        _ => path.to_string(),
+    }
+}
+
+/// Which sub-dictionary holds the generator.
+fn generator_prefix(file: &TensorFile) -> Result<String> {
+    for prefix in ["g_ema.", "", "g."] {
+        if file.contains(&format!("{prefix}input.input")) {
+            return Ok(prefix.to_string());
+        }
+    }
+    Err(Error::NotACheckpoint {
+        path: file.path().to_path_buf(),
+        reason: "no StyleGAN2 generator in it (looked for `g_ema.input.input`, a bare state dict \
+                 with `input.input`, and `g.input.input`)"
+            .into(),
+    })
+}
+
+fn shape_of<'a>(file: &'a TensorFile, key: &str) -> Result<&'a [usize]> {
+    file.shape(key).ok_or_else(|| Error::MissingKey {
+        key: key.to_string(),
+        source_name: file.path().display().to_string(),
+    })
+}
+
+fn dim(file: &TensorFile, key: &str, rank: usize, axis: usize) -> Result<usize> {
+    let s = shape_of(file, key)?;
+    if s.len() != rank {
+        return Err(Error::InvalidConfig(format!(
+            "`{key}` should have rank {rank}, found shape {s:?}"
+        )));
+    }
+    Ok(s[axis])
+}
+
+/// Infer the generator's configuration from tensor shapes under `prefix`.
+pub(crate) fn infer_config(file: &TensorFile, prefix: &str) -> Result<GeneratorConfig> {
+    let k = |s: &str| format!("{prefix}{s}");
+    let style_dim = dim(file, &k("conv1.conv.modulation.weight"), 2, 1)?;
+    let n_mlp = (1..)
+        .take_while(|i| file.contains(&k(&format!("style.{i}.weight"))))
+        .count();
+    let n_rgbs = (0..)
+        .take_while(|j| file.contains(&k(&format!("to_rgbs.{j}.conv.weight"))))
+        .count();
+    if n_rgbs > 20 {
+        return Err(Error::InvalidConfig(format!(
+            "{n_rgbs} ToRGB layers is not a StyleGAN2"
+        )));
+    }
+    let mut channels = vec![dim(file, &k("input.input"), 4, 1)?];
+    for j in 0..n_rgbs {
+        channels.push(dim(
+            file,
+            &k(&format!("convs.{}.conv.weight", 2 * j)),
+            5,
+            1,
+        )?);
+    }
+    let config = GeneratorConfig {
+        size: 4 << n_rgbs,
+        style_dim,
+        n_mlp,
+        channels,
+        ..GeneratorConfig::rosinality(4, style_dim, n_mlp, 2)
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// The stored FIR kernels must be the configured ones (else the numbers would silently differ).
+fn check_kernels(file: &TensorFile, prefix: &str, config: &GeneratorConfig) -> Result<()> {
+    let expected = make_kernel(&config.blur_kernel, 4.0);
+    for key in file.keys() {
+        let Some(rest) = key.strip_prefix(prefix) else {
+            continue;
+        };
+        let is_kernel = rest.ends_with(".blur.kernel") || rest.ends_with(".upsample.kernel");
+        if !is_kernel || !(rest.starts_with("convs.") || rest.starts_with("to_rgb")) {
+            continue;
+        }
+        let (values, _) = file.read_f32(key)?;
+        let same = values.len() == expected.len()
+            && values
+                .iter()
+                .zip(&expected)
+                .all(|(a, b)| (a - b).abs() <= 1e-6 * b.abs().max(1.0));
+        if !same {
+            return Err(Error::InvalidConfig(format!(
+                "`{key}` is not the {:?} blur kernel this generator is configured with",
+                config.blur_kernel
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,413 @@
+//! Reading tensors out of checkpoint files, and building modules from them.
+//!
+//! Two on-disk families are read here, neither by executing anything:
+//! - `torch.save` files (zip, legacy and plain pickles) through `pytorch-reader`, which walks the
+//!   pickle as data and never imports or calls Python objects. Nested dictionaries become dotted
+//!   keys: `{"g_ema": {"style.1.weight": ..}}` is `g_ema.style.1.weight`.
+//! - safetensors files, with their string metadata.
+//!
+//! Every float dtype the files can hold (f32, f16, bf16, f64) is converted to `f32` on load.
+//!
+//! Modules are built through [`ParamSource`]: each layer asks for its tensors by their official
+//! checkpoint key and shape. One source draws the official random initialisation, the other reads
+//! a checkpoint and checks every shape, so a network has a single constructor for both.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::{Error, Result};
+
+/// Element type of a stored tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredDtype {
+    /// 32-bit float.
+    F32,
+    /// IEEE half.
+    F16,
+    /// bfloat16.
+    BF16,
+    /// 64-bit float.
+    F64,
+    /// Anything else (integers, bool): not loadable as weights.
+    Other(&'static str),
+}
+
+enum RawData {
+    Torch(pytorch_reader::Tensor),
+    Bytes(Vec<u8>),
+}
+
+struct RawTensor {
+    dtype: StoredDtype,
+    shape: Vec<usize>,
+    data: RawData,
+}
+
+/// The tensors of one checkpoint file, read lazily where the format allows.
+pub struct TensorFile {
+    path: PathBuf,
+    tensors: HashMap<String, RawTensor>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// Which container a file is, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// safetensors (8-byte little-endian header length, then a JSON header).
+    Safetensors,
+    /// Anything else is handed to the `torch.save` reader.
+    Torch,
+}
+
+impl TensorFile {
+    /// Open a `torch.save` or safetensors file. Tensor bytes of `.pt` files are read on demand.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::FileNotFound(path.to_path_buf()));
+        }
+        match Self::kind(path)? {
+            FileKind::Safetensors => Self::open_safetensors(path),
+            FileKind::Torch => Self::open_torch(path),
+        }
+    }
+
+    /// Sniff the container kind from the first bytes.
+    pub fn kind(path: &Path) -> Result<FileKind> {
+        let mut head = [0u8; 9];
+        let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let n = read_up_to(&mut f, &mut head).map_err(|e| Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        if n == 9 && head[8] == b'{' {
+            let header = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+            if header.saturating_add(8) <= len {
+                return Ok(FileKind::Safetensors);
+            }
+        }
+        Ok(FileKind::Torch)
+    }
+
+    fn open_torch(path: &Path) -> Result<Self> {
+        let reader =
+            pytorch_reader::PytorchReader::new(path).map_err(|e| Error::NotACheckpoint {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let tensors = reader
+            .into_tensors()
+            .into_iter()
+            .map(|(name, t)| {
+                let dtype = match t.dtype() {
+                    pytorch_reader::DType::F32 => StoredDtype::F32,
+                    pytorch_reader::DType::F16 => StoredDtype::F16,
+                    pytorch_reader::DType::BF16 => StoredDtype::BF16,
+                    pytorch_reader::DType::F64 => StoredDtype::F64,
+                    other => StoredDtype::Other(torch_dtype_name(other)),
+                };
+                let shape = t.shape().to_vec();
+                (
+                    name,
+                    RawTensor {
+                        dtype,
+                        shape,
+                        data: RawData::Torch(t),
+                    },
+                )
+            })
+            .collect();
+        Self::checked(path, tensors, BTreeMap::new())
+    }
+
+    fn open_safetensors(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let not_ckpt = |reason: String| Error::NotACheckpoint {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| not_ckpt(format!("bad safetensors header: {e}")))?;
+        let metadata: BTreeMap<String, String> = meta
+            .metadata()
+            .clone()
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| not_ckpt(format!("bad safetensors file: {e}")))?;
+        let tensors = st
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| {
+                use safetensors::Dtype as S;
+                let dtype = match view.dtype() {
+                    S::F32 => StoredDtype::F32,
+                    S::F16 => StoredDtype::F16,
+                    S::BF16 => StoredDtype::BF16,
+                    S::F64 => StoredDtype::F64,
+                    _ => StoredDtype::Other("non-float"),
+                };
+                (
+                    name,
+                    RawTensor {
+                        dtype,
+                        shape: view.shape().to_vec(),
+                        data: RawData::Bytes(view.data().to_vec()),
+                    },
+                )
+            })
+            .collect();
+        Self::checked(path, tensors, metadata)
+    }
+
+    fn checked(
+        path: &Path,
+        tensors: HashMap<String, RawTensor>,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<Self> {
+        if tensors.is_empty() {
+            return Err(Error::NotACheckpoint {
+                path: path.to_path_buf(),
+                reason: "it holds no tensors".into(),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            tensors,
+            metadata,
+        })
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// All tensor keys, sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut k: Vec<&str> = self.tensors.keys().map(String::as_str).collect();
+        k.sort_unstable();
+        k
+    }
+
+    /// Whether a key is present.
+    pub fn contains(&self, key: &str) -> bool {
+        self.tensors.contains_key(key)
+    }
+
+    /// Shape of a tensor, if present.
+    pub fn shape(&self, key: &str) -> Option<&[usize]> {
+        self.tensors.get(key).map(|t| t.shape.as_slice())
+    }
+
+    /// Stored element type of a tensor, if present.
+    pub fn dtype(&self, key: &str) -> Option<StoredDtype> {
+        self.tensors.get(key).map(|t| t.dtype)
+    }
+
+    /// safetensors string metadata (empty for `.pt` files).
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// Read one tensor as `f32` values (row-major) with its shape.
+    pub fn read_f32(&self, key: &str) -> Result<(Vec<f32>, Vec<usize>)> {
+        let t = self.tensors.get(key).ok_or_else(|| Error::MissingKey {
+            key: key.to_string(),
+            source_name: self.path.display().to_string(),
+        })?;
+        let bytes = match &t.data {
+            RawData::Torch(r) => r.read().map_err(|e| Error::io(&self.path, e))?,
+            RawData::Bytes(b) => b.clone(),
+        };
+        let values = bytes_to_f32(&bytes, t.dtype).ok_or_else(|| Error::UnsupportedDtype {
+            key: key.to_string(),
+            dtype: format!("{:?}", t.dtype),
+        })?;
+        if values.len() != t.shape.iter().product::<usize>() {
+            return Err(Error::NotACheckpoint {
+                path: self.path.clone(),
+                reason: format!("tensor `{key}` has fewer bytes than its shape needs"),
+            });
+        }
+        Ok((values, t.shape.clone()))
+    }
+
+    /// Read one tensor onto a device, checking its shape.
+    pub fn tensor<const D: usize>(
+        &self,
+        key: &str,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>> {
+        let found = self.shape(key).ok_or_else(|| Error::MissingKey {
+            key: key.to_string(),
+            source_name: self.path.display().to_string(),
+        })?;
+        if found != shape {
+            return Err(Error::ShapeMismatch {
+                key: key.to_string(),
+                expected: shape.to_vec(),
+                found: found.to_vec(),
+            });
+        }
+        let (values, _) = self.read_f32(key)?;
+        Ok(Tensor::from_data(TensorData::new(values, shape), device))
+    }
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn torch_dtype_name(d: pytorch_reader::DType) -> &'static str {
+    use pytorch_reader::DType as T;
+    match d {
+        T::I64 => "int64",
+        T::I32 => "int32",
+        T::I16 => "int16",
+        T::I8 => "int8",
+        T::U64 => "uint64",
+        T::U32 => "uint32",
+        T::U16 => "uint16",
+        T::U8 => "uint8",
+        T::Bool => "bool",
+        T::F64 => "float64",
+        T::F32 => "float32",
+        T::F16 => "float16",
+        T::BF16 => "bfloat16",
+    }
+}
+
+/// Little-endian bytes to `f32`; `None` for non-float dtypes.
+fn bytes_to_f32(bytes: &[u8], dtype: StoredDtype) -> Option<Vec<f32>> {
+    Some(match dtype {
+        StoredDtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        StoredDtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        StoredDtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        StoredDtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        StoredDtype::Other(_) => return None,
+    })
+}
+
+/// How a parameter is drawn when it is not loaded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Init {
+    /// `N(0, std²)`.
+    Normal(f64),
+    /// Every element equal.
+    Constant(f64),
+}
+
+/// Where a module's tensors come from: the official random initialisation or a checkpoint.
+pub(crate) trait ParamSource {
+    /// The device tensors are created on.
+    fn device(&self) -> &Device;
+    /// The tensor under `key` (official checkpoint naming) with exactly `shape`.
+    fn tensor<const D: usize>(
+        &mut self,
+        key: &str,
+        shape: [usize; D],
+        init: Init,
+    ) -> Result<Tensor<D>>;
+}
+
+/// Official initialisation from an explicit seed (no global RNG).
+pub(crate) struct RandomInit {
+    rng: StdRng,
+    device: Device,
+}
+
+impl RandomInit {
+    pub(crate) fn new(seed: u64, device: &Device) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+            device: device.clone(),
+        }
+    }
+}
+
+impl ParamSource for RandomInit {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn tensor<const D: usize>(
+        &mut self,
+        _key: &str,
+        shape: [usize; D],
+        init: Init,
+    ) -> Result<Tensor<D>> {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = match init {
+            Init::Normal(std) => (0..n)
+                .map(|_| {
+                    let v: f64 = StandardNormal.sample(&mut self.rng);
+                    (v * std) as f32
+                })
+                .collect(),
+            Init::Constant(c) => vec![c as f32; n],
+        };
+        Ok(Tensor::from_data(
+            TensorData::new(values, shape),
+            &self.device,
+        ))
+    }
+}
+
+/// Tensors read from a checkpoint under a key prefix (`"g_ema."`, or `""` for a bare state dict).
+pub(crate) struct CheckpointSource<'a> {
+    file: &'a TensorFile,
+    prefix: String,
+    device: Device,
+}
+
+impl<'a> CheckpointSource<'a> {
+    pub(crate) fn new(file: &'a TensorFile, prefix: &str, device: &Device) -> Self {
+        Self {
+            file,
+            prefix: prefix.to_string(),
+            device: device.clone(),
+        }
+    }
+}
+
+impl ParamSource for CheckpointSource<'_> {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn tensor<const D: usize>(
+        &mut self,
+        key: &str,
+        shape: [usize; D],
+        _init: Init,
+    ) -> Result<Tensor<D>> {
+        let full = format!("{}{key}", self.prefix);
+        self.file.tensor(&full, shape, &self.device)
+    }
+}

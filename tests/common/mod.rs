@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use styleclip::weights::TensorFile;
+
+/// `tests/fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("styleclip-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Read a float tensor of rank `D` from a reference file.
+pub fn load<const D: usize>(file: &TensorFile, key: &str, device: &Device) -> Tensor<D> {
+    let (values, shape) = file.read_f32(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+    let shape: [usize; D] = shape
+        .try_into()
+        .unwrap_or_else(|s| panic!("{key}: rank {} expected, shape {s:?}", D));
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// `max |a − b| / max |b|`: the error relative to the reference's scale.
+pub fn rel_err<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    let diff: f32 = (a - b.clone()).abs().max().into_scalar();
+    let scale: f32 = b.abs().max().into_scalar();
+    diff / scale.max(1e-12)
+}
+
+/// Assert `rel_err(a, b) ≤ tol`, naming what was compared.
+pub fn assert_close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>, tol: f32) {
+    let e = rel_err(a, b);
+    assert!(e <= tol, "{what}: relative error {e:e} > {tol:e}");
+}
