@@ -8,6 +8,7 @@
 //! - [`ops`]: free functions (upfirdn2d, bias + activation, modulated convolution).
 //! - [`stylegan2`]: the generator, its latent spaces and StyleSpace, checkpoint loading.
 //! - [`weights`]: safe readers for `torch.save` and safetensors files.
+//! - [`imaging`], [`device`]: 8-bit images and device names for tools and examples.
 //!
 //! ```no_run
 //! use burn::prelude::*;
@@ -26,9 +27,16 @@
 
 #![warn(missing_docs)]
 
+pub mod device;
 pub mod error;
+pub mod imaging;
 pub mod ops;
 pub mod stylegan2;
 pub mod weights;
 
 pub use error::{Error, Result};
+
+/// Compiles the README's code blocks as doctests, so the usage snippet stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

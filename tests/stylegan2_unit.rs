@@ -12,6 +12,11 @@ use styleclip::ops::{ModConvMode, make_kernel, modulated_conv2d, upfirdn2d, upfi
 use styleclip::stylegan2::{Generator, GeneratorConfig, NoiseMode};
 use styleclip::weights::TensorFile;
 
+/// A resampling case: kernel taps, up, down, pad.
+type UpFirDnCase<'a> = (&'a [f32], usize, usize, (isize, isize));
+/// A safetensors entry being edited: key, dtype, shape, bytes.
+type Entry = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
 fn det_values(n: usize, seed: u32) -> Vec<f32> {
     // Small deterministic pseudo-random values in [-1, 1] (xorshift), no RNG crate needed.
     let mut x = seed.wrapping_mul(2654435761).max(1);
@@ -36,7 +41,7 @@ fn upfirdn2d_matches_its_reference() {
     let shape = [2, 3, 5, 7];
     let x = det_values(shape.iter().product(), 1);
     // (kernel taps, up, down, pad): the generator's cases plus crops and odd kernels.
-    let cases: [(&[f32], usize, usize, (isize, isize)); 6] = [
+    let cases: [UpFirDnCase; 6] = [
         (&[1., 3., 3., 1.], 2, 1, (2, 1)),
         (&[1., 3., 3., 1.], 1, 1, (1, 1)),
         (&[1., 3., 3., 1.], 1, 2, (1, 1)),
@@ -185,30 +190,29 @@ fn typed_errors_name_the_problem() {
     let g = Generator::load(fixture("stylegan2/g8_bare_f16.pt"), &device).unwrap();
     let good = dir.join("good.safetensors");
     g.save(&good).unwrap();
-    let edit =
-        |name: &str, f: &dyn Fn(&mut Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>)| {
-            let bytes = std::fs::read(&good).unwrap();
-            let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-            let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-            let mut t: Vec<_> = st
-                .tensors()
-                .into_iter()
-                .map(|(k, v)| (k, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
-                .collect();
-            f(&mut t);
-            let views: Vec<_> = t
-                .iter()
-                .map(|(k, d, s, b)| {
-                    (
-                        k.clone(),
-                        safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
-                    )
-                })
-                .collect();
-            let path = dir.join(name);
-            safetensors::serialize_to_file(views, meta.metadata().clone(), &path).unwrap();
-            Generator::load(&path, &device).unwrap_err()
-        };
+    let edit = |name: &str, f: &dyn Fn(&mut Vec<Entry>)| {
+        let bytes = std::fs::read(&good).unwrap();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut t: Vec<_> = st
+            .tensors()
+            .into_iter()
+            .map(|(k, v)| (k, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+            .collect();
+        f(&mut t);
+        let views: Vec<_> = t
+            .iter()
+            .map(|(k, d, s, b)| {
+                (
+                    k.clone(),
+                    safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+                )
+            })
+            .collect();
+        let path = dir.join(name);
+        safetensors::serialize_to_file(views, meta.metadata().clone(), &path).unwrap();
+        Generator::load(&path, &device).unwrap_err()
+    };
 
     let err = edit("missing.safetensors", &|t| {
         t.retain(|(k, ..)| k != "convs.1.conv.weight")
