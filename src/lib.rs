@@ -27,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clip;
 pub mod device;
 pub mod error;
 pub mod imaging;

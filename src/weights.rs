@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -249,7 +250,9 @@ impl TensorFile {
             key: key.to_string(),
             source_name: self.path.display().to_string(),
         })?;
-        if found != shape {
+        // A 0-d scalar (e.g. CLIP's `logit_scale`) stands for a one-element tensor.
+        let scalar = found.iter().product::<usize>() == 1 && shape.iter().product::<usize>() == 1;
+        if found != shape && !scalar {
             return Err(Error::ShapeMismatch {
                 key: key.to_string(),
                 expected: shape.to_vec(),
@@ -409,5 +412,34 @@ impl ParamSource for CheckpointSource<'_> {
     ) -> Result<Tensor<D>> {
         let full = format!("{}{key}", self.prefix);
         self.file.tensor(&full, shape, &self.device)
+    }
+}
+
+/// Every float parameter of a module as `(path, data)`, the path joining field names and vector
+/// indices with dots (`convs.0.conv.weight`).
+pub fn named_params<M: Module>(module: &M) -> Vec<(String, TensorData)> {
+    let mut collector = Collector::default();
+    module.visit(&mut collector);
+    collector.tensors
+}
+
+#[derive(Default)]
+struct Collector {
+    path: Vec<String>,
+    tensors: Vec<(String, TensorData)>,
+}
+
+impl ModuleVisitor for Collector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.tensors
+            .push((self.path.join("."), param.val().into_data()));
     }
 }

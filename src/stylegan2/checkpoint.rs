@@ -19,14 +19,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
 use super::config::GeneratorConfig;
 use super::generator::Generator;
 use crate::error::{Error, Result};
 use crate::ops::make_kernel;
-use crate::weights::{CheckpointSource, TensorFile};
+use crate::weights::{CheckpointSource, TensorFile, named_params};
 
 /// Metadata value that marks the crate's own generator files.
 pub const FORMAT: &str = "styleclip.stylegan2";
@@ -87,10 +86,7 @@ impl Generator {
     /// `noises.noise_0`, …), plus `latent_avg` when set. The FIR `kernel` buffers, which are
     /// constants of the configuration, are not included.
     pub fn state_dict(&self) -> Vec<(String, TensorData)> {
-        let mut collector = Collector::default();
-        self.visit(&mut collector);
-        collector
-            .tensors
+        named_params(self)
             .into_iter()
             .map(|(path, data)| (official_key(&path), data))
             .collect()
@@ -128,28 +124,6 @@ impl Generator {
             safetensors::SafeTensorError::IoError(io) => Error::io(path, io),
             other => Error::InvalidConfig(other.to_string()),
         })
-    }
-}
-
-/// Collects `(module path, data)` for every float parameter.
-#[derive(Default)]
-struct Collector {
-    path: Vec<String>,
-    tensors: Vec<(String, TensorData)>,
-}
-
-impl ModuleVisitor for Collector {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.tensors
-            .push((self.path.join("."), param.val().into_data()));
     }
 }
 
