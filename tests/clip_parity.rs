@@ -234,3 +234,35 @@ fn styleclip_raw_preprocessing_matches_upsample_then_pool() {
     let bad = Tensor::<4>::zeros([1, 3, 48, 48], &device);
     assert!(matches!(styleclip_raw(bad), Err(Error::InvalidArgument(_))));
 }
+
+/// OpenAI's `clip.load` transform (PIL bicubic on uint8, centre crop, mean/std), bit-exact in
+/// the resampled pixels: `scripts/gen_clip_preprocess_fixtures.py`.
+#[test]
+fn clip_load_preprocessing_matches_pil_and_torchvision() {
+    use styleclip::clip::preprocess::clip_preprocess;
+    use styleclip::imaging::Rgb8;
+    let r = Ref::new("preprocess.ref.safetensors");
+    let cases: Vec<[usize; 3]> = serde_json::from_str(&r.r.metadata()["cases"]).unwrap();
+    for (i, [w, h, n]) in cases.into_iter().enumerate() {
+        let (values, _) = r.r.read_f32(&format!("image_{i}")).unwrap();
+        let img = Rgb8 {
+            width: w,
+            height: h,
+            data: values.iter().map(|v| *v as u8).collect(),
+        };
+        let got = clip_preprocess(&[img], n, &r.device).unwrap();
+        let want: Tensor<3> = r.t(&format!("pixels_{i}"));
+        // One uint8 step is 1/255/std ≈ 0.015 after normalisation: 1e-5 means identical pixels.
+        let diff: f32 = (got.reshape([3, n, n]) - want).abs().max().into_scalar();
+        assert!(
+            diff < 1e-5,
+            "case {i} ({w}×{h} → {n}): max difference {diff}"
+        );
+    }
+    let bad = Rgb8 {
+        width: 4,
+        height: 4,
+        data: vec![0; 5],
+    };
+    assert!(clip_preprocess(&[bad], 8, &r.device).is_err());
+}

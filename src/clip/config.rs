@@ -107,13 +107,15 @@ impl ClipConfig {
         if positive.contains(&0) {
             return bad(format!("every CLIP dimension must be positive: {self:?}"));
         }
-        if self.image_resolution % self.vision_patch_size != 0 {
+        if !self.image_resolution.is_multiple_of(self.vision_patch_size) {
             return bad(format!(
                 "image_resolution {} is not a multiple of the patch size {}",
                 self.image_resolution, self.vision_patch_size
             ));
         }
-        if self.vision_width % self.vision_heads != 0 || self.text_width % self.text_heads != 0 {
+        if !self.vision_width.is_multiple_of(self.vision_heads)
+            || !self.text_width.is_multiple_of(self.text_heads)
+        {
             return bad(format!(
                 "widths must divide by their head counts (vision {}/{}, text {}/{})",
                 self.vision_width, self.vision_heads, self.text_width, self.text_heads

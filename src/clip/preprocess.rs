@@ -1,10 +1,16 @@
 //! Image preprocessing for CLIP.
 //!
-//! [`styleclip_raw`] is the path StyleCLIP's latent optimisation and mapper use
-//! (`criteria/clip_loss.py`): the raw generator output, still in about `[-1, 1]`, upsampled ×7
-//! (nearest) and average-pooled with a `size/32` window, **without** CLIP's mean/std
-//! normalisation (StyleCLIP issue #38; reproduced because it is what the official numbers
-//! come from).
+//! Two paths:
+//! - [`clip_preprocess`] is OpenAI's `clip.load` transform for images from disk: PIL bicubic
+//!   resize of the short side on uint8 pixels (Pillow's fixed-point, antialiased resampler,
+//!   reproduced exactly), centre crop with Python's round-half-to-even offsets, `/255`, CLIP's
+//!   mean/std. A float bicubic differs from PIL by up to 0.2 after normalisation, so the integer
+//!   arithmetic is kept.
+//! - [`styleclip_raw`] is the path StyleCLIP's latent optimisation and mapper use
+//!   (`criteria/clip_loss.py`): the raw generator output, still in about `[-1, 1]`, upsampled ×7
+//!   (nearest) and average-pooled with a `size/32` window, **without** CLIP's mean/std
+//!   normalisation (StyleCLIP issue #38; reproduced because it is what the official numbers
+//!   come from).
 //!
 //! Nearest-×7 followed by a `k = size/32` average pool is linear and separable, so it is computed
 //! as `A · X · Aᵀ` with a `[224, size]` box matrix `A[i, s] = |{r ∈ [i·k, (i+1)·k) : ⌊r/7⌋ = s}| / k`.
@@ -14,6 +20,178 @@
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::imaging::Rgb8;
+
+/// CLIP's per-channel normalisation mean (RGB), as OpenAI writes it (applied in f32).
+pub const CLIP_MEAN: [f64; 3] = [0.48145466, 0.4578275, 0.40821073];
+/// CLIP's per-channel normalisation standard deviation (RGB), as OpenAI writes it.
+pub const CLIP_STD: [f64; 3] = [0.26862954, 0.26130258, 0.27577711];
+
+/// Pillow's bicubic kernel (`a = −0.5`).
+fn bicubic(x: f64) -> f64 {
+    const A: f64 = -0.5;
+    let x = x.abs();
+    if x < 1.0 {
+        ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        (((x - 5.0) * x + 8.0) * x - 4.0) * A
+    } else {
+        0.0
+    }
+}
+
+/// Fixed-point fraction bits of Pillow's 8-bit resampler (`32 − 8 − 2`).
+const PRECISION_BITS: u32 = 22;
+
+/// Per output pixel: the first input index and the fixed-point weights (Pillow
+/// `precompute_coeffs` + `normalize_coeffs_8bpc`).
+fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i64>)> {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = 2.0 * filterscale;
+    (0..out_size)
+        .map(|x| {
+            let center = (x as f64 + 0.5) * scale;
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+            let mut k: Vec<f64> = (xmin..xmax)
+                .map(|j| bicubic((j as f64 - center + 0.5) / filterscale))
+                .collect();
+            let total: f64 = k.iter().sum();
+            if total != 0.0 {
+                k.iter_mut().for_each(|v| *v /= total);
+            }
+            let one = (1i64 << PRECISION_BITS) as f64;
+            let fixed = k
+                .iter()
+                .map(|&v| {
+                    if v < 0.0 {
+                        (-0.5 + v * one) as i64
+                    } else {
+                        (0.5 + v * one) as i64
+                    }
+                })
+                .collect();
+            (xmin, fixed)
+        })
+        .collect()
+}
+
+fn clip8(acc: i64) -> u8 {
+    (acc >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// One separable pass over rows (`horizontal`) or columns of an interleaved RGB buffer.
+fn resample_pass(src: &Rgb8, out_len: usize, horizontal: bool) -> Rgb8 {
+    let (w, h) = (src.width, src.height);
+    let (ow, oh) = if horizontal {
+        (out_len, h)
+    } else {
+        (w, out_len)
+    };
+    let k = coeffs(if horizontal { w } else { h }, out_len);
+    let mut data = vec![0u8; ow * oh * 3];
+    let half = 1i64 << (PRECISION_BITS - 1);
+    for y in 0..oh {
+        for x in 0..ow {
+            let (start, weights) = if horizontal { &k[x] } else { &k[y] };
+            for c in 0..3 {
+                let mut acc = half;
+                for (j, wgt) in weights.iter().enumerate() {
+                    let (sx, sy) = if horizontal {
+                        (start + j, y)
+                    } else {
+                        (x, start + j)
+                    };
+                    acc += wgt * src.data[(sy * w + sx) * 3 + c] as i64;
+                }
+                data[(y * ow + x) * 3 + c] = clip8(acc);
+            }
+        }
+    }
+    Rgb8 {
+        width: ow,
+        height: oh,
+        data,
+    }
+}
+
+/// `PIL.Image.resize((width, height), BICUBIC)` on an RGB image, bit-exact: horizontal pass
+/// first, each pass rounding to 8 bits, as Pillow's `ImagingResample` does.
+pub fn resize_bicubic_pil(img: &Rgb8, width: usize, height: usize) -> Rgb8 {
+    let mut out = img.clone();
+    if width != img.width {
+        out = resample_pass(&out, width, true);
+    }
+    if height != img.height {
+        out = resample_pass(&out, height, false);
+    }
+    out
+}
+
+/// torchvision `Resize(n_px)` (short side to `n_px`, long side `int(n_px · long / short)`,
+/// PIL bicubic) then `CenterCrop(n_px)` (offsets `round((size − n_px) / 2)`, half to even).
+pub fn clip_resize_crop(img: &Rgb8, n_px: usize) -> Result<Rgb8> {
+    let (w, h) = (img.width, img.height);
+    if w == 0 || h == 0 || img.data.len() != w * h * 3 {
+        return Err(Error::InvalidArgument(format!(
+            "not an RGB image: {w}×{h} with {} bytes",
+            img.data.len()
+        )));
+    }
+    let (short, long) = if w <= h { (w, h) } else { (h, w) };
+    let new_long = (n_px as f64 * long as f64 / short as f64) as usize;
+    let (nw, nh) = if w <= h {
+        (n_px, new_long)
+    } else {
+        (new_long, n_px)
+    };
+    let resized = if (nw, nh) == (w, h) {
+        img.clone()
+    } else {
+        resize_bicubic_pil(img, nw, nh)
+    };
+    let offset = |size: usize| ((size - n_px) as f64 / 2.0).round_ties_even() as usize;
+    let (top, left) = (offset(nh), offset(nw));
+    let mut data = Vec::with_capacity(n_px * n_px * 3);
+    for y in top..top + n_px {
+        let row = (y * nw + left) * 3;
+        data.extend_from_slice(&resized.data[row..row + n_px * 3]);
+    }
+    Ok(Rgb8 {
+        width: n_px,
+        height: n_px,
+        data,
+    })
+}
+
+/// OpenAI's `clip.load` preprocessing of decoded RGB images: resize, crop, `/255`, mean/std.
+///
+/// # Shapes
+/// → `[B, 3, n_px, n_px]`
+pub fn clip_preprocess(images: &[Rgb8], n_px: usize, device: &Device) -> Result<Tensor<4>> {
+    if images.is_empty() || n_px == 0 {
+        return Err(Error::InvalidArgument(
+            "no images, or a zero input size".into(),
+        ));
+    }
+    let mut values = Vec::with_capacity(images.len() * 3 * n_px * n_px);
+    for img in images {
+        let crop = clip_resize_crop(img, n_px)?;
+        for c in 0..3 {
+            let (mean, std) = (CLIP_MEAN[c] as f32, CLIP_STD[c] as f32);
+            values.extend(
+                crop.data
+                    .chunks_exact(3)
+                    .map(|p| (p[c] as f32 / 255.0 - mean) / std),
+            );
+        }
+    }
+    Ok(Tensor::from_data(
+        TensorData::new(values, [images.len(), 3, n_px, n_px]),
+        device,
+    ))
+}
 
 /// The box matrix `A` (`[out, size]`) of nearest-×`up` then average pool with window `k`.
 fn box_matrix(size: usize, up: usize, k: usize, device: &Device) -> Tensor<2> {
@@ -37,7 +215,7 @@ fn box_matrix(size: usize, up: usize, k: usize, device: &Device) -> Tensor<2> {
 /// 32 (the official pooling window `S // 32` would be 0 or would not tile the upsampled image).
 pub fn styleclip_raw(image: Tensor<4>) -> Result<Tensor<4>> {
     let [b, c, h, w] = image.dims();
-    if h != w || h < 32 || h % 32 != 0 {
+    if h != w || h < 32 || !h.is_multiple_of(32) {
         return Err(Error::InvalidArgument(format!(
             "StyleCLIP's CLIP path needs a square image whose side is a multiple of 32, got {h}×{w}"
         )));
