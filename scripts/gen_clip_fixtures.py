@@ -8,7 +8,9 @@ References: OpenAI's `clip.model.CLIP` (package `clip-anytorch`) and `transforme
 `CLIPModel`, loaded with the same weights (the script checks that they agree). The vision tower
 has 2 heads (width 128, OpenAI's width/64 rule); the text tower 3 heads at width 96, which the
 width/64 rule cannot infer, so loading needs an explicit config. Vocabulary 1000 with id 999 as
-the end-of-text token (the largest id, as 49407 is in the real vocabulary). Every weight,
+the end-of-text token (the largest id, as 49407 is in the real vocabulary). Formats: OpenAI state dict (`.pt`, and
+f16 safetensors), Hugging Face safetensors, and a TorchScript archive with OpenAI's f16/f32 mix
+(`tiny_openai_jit.pt`, as the released `ViT-B-32.pt`). Every weight,
 including LayerNorm scales and biases, is perturbed. `vit_b_32_keys.json` lists the key set and
 shapes of the real OpenAI ViT-B/32 state dict.
 """
@@ -79,7 +81,7 @@ def main():
                 p.add_(0.05 * p.std().clamp(min=1e-3) * torch.randn(p.shape, generator=gen))
                 if p.ndim == 1:
                     p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     pixels = torch.randn(2, 3, 32, 32, generator=gen)
     tokens = torch.zeros(3, 77, dtype=torch.long)
@@ -142,6 +144,25 @@ def main():
     with torch.no_grad():
         f16 = {"image_features": model.encode_image(pixels), "text_features": model.encode_text(tokens)}
     save_file(f16, os.path.join(OUT, "tiny_f16.ref.safetensors"))
+
+    # TorchScript archive as OpenAI releases them: traced, then `convert_weights`' choice of
+    # f16 tensors (conv, linear, attention, projections), the rest f32.
+    model.load_state_dict(sd)
+    traced = torch.jit.trace(model, (pixels[:1], tokens[:1]))
+    half = (".conv1.weight", "in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias",
+            "c_fc.weight", "c_fc.bias", "c_proj.weight", "c_proj.bias", "text_projection", "visual.proj")
+    rounded = {}
+    with torch.no_grad():
+        for name, p in traced.named_parameters():
+            if name.endswith(half):
+                p.data = p.data.half()
+            rounded[name] = p.data.float()
+    traced.save(os.path.join(OUT, "tiny_openai_jit.pt"))
+    fresh = CLIP(**CFG).eval()  # the traced module shares (and now half-casts) model's tensors
+    fresh.load_state_dict(rounded)
+    with torch.no_grad():
+        jit = {"image_features": fresh.encode_image(pixels), "text_features": fresh.encode_text(tokens)}
+    save_file(jit, os.path.join(OUT, "tiny_jit.ref.safetensors"))
 
     real = CLIP(512, 224, 12, 768, 32, 77, 49408, 512, 8, 12)
     keys = {k: list(v.shape) for k, v in real.state_dict().items()}

@@ -7,7 +7,9 @@
 //! Layout, following the data flow:
 //! - [`ops`]: free functions (upfirdn2d, bias + activation, modulated convolution).
 //! - [`stylegan2`]: the generator, its latent spaces and StyleSpace, checkpoint loading.
-//! - [`weights`]: safe readers for `torch.save` and safetensors files.
+//! - [`clip`] + [`tokenizer`]: OpenAI CLIP (ViT towers, loaders for the OpenAI, Hugging Face
+//!   and TorchScript formats, preprocessing) and its byte-level BPE tokenizer.
+//! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
 //! - [`imaging`], [`device`]: 8-bit images and device names for tools and examples.
 //!
 //! ```no_run
@@ -33,6 +35,7 @@ pub mod error;
 pub mod imaging;
 pub mod ops;
 pub mod stylegan2;
+pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -5,6 +5,8 @@
 //!   pickle as data and never imports or calls Python objects. Nested dictionaries become dotted
 //!   keys: `{"g_ema": {"style.1.weight": ..}}` is `g_ema.style.1.weight`.
 //! - safetensors files, with their string metadata.
+//! - TorchScript archives (`torch.jit.save`, e.g. OpenAI's `ViT-B-32.pt`), walked by the
+//!   data-only pickle reader in `torchscript`; tensors are named by attribute path.
 //!
 //! Every float dtype the files can hold (f32, f16, bf16, f64) is converted to `f32` on load.
 //!
@@ -24,6 +26,8 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{Error, Result};
+
+mod torchscript;
 
 /// Element type of a stored tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,8 @@ pub struct TensorFile {
 pub enum FileKind {
     /// safetensors (8-byte little-endian header length, then a JSON header).
     Safetensors,
+    /// A TorchScript archive (`torch.jit.save`), read by [`torchscript`].
+    TorchScript,
     /// Anything else is handed to the `torch.save` reader.
     Torch,
 }
@@ -76,6 +82,7 @@ impl TensorFile {
         }
         match Self::kind(path)? {
             FileKind::Safetensors => Self::open_safetensors(path),
+            FileKind::TorchScript => Self::open_torchscript(path),
             FileKind::Torch => Self::open_torch(path),
         }
     }
@@ -92,7 +99,25 @@ impl TensorFile {
                 return Ok(FileKind::Safetensors);
             }
         }
+        if torchscript::is_torchscript(path) {
+            return Ok(FileKind::TorchScript);
+        }
         Ok(FileKind::Torch)
+    }
+
+    fn open_torchscript(path: &Path) -> Result<Self> {
+        let tensors = torchscript::read(path)?
+            .into_iter()
+            .map(|(name, t)| {
+                let raw = RawTensor {
+                    dtype: t.dtype,
+                    shape: t.shape,
+                    data: RawData::Bytes(t.bytes),
+                };
+                (name, raw)
+            })
+            .collect();
+        Self::checked(path, tensors, BTreeMap::new())
     }
 
     fn open_torch(path: &Path) -> Result<Self> {

@@ -127,11 +127,48 @@ fn f16_weights_load_as_f32() {
     assert_close("f16 text features", txt, f16.t("text_features"), TOL);
 }
 
+/// OpenAI's release format: a traced TorchScript archive with f16 and f32 tensors, read without
+/// executing anything.
+#[test]
+fn torchscript_archive_matches_official() {
+    let r = Ref::new("tiny.ref.safetensors");
+    let jit = Ref::new("tiny_jit.ref.safetensors");
+    let path = fixture("clip/tiny_openai_jit.pt");
+    let file = TensorFile::open(&path).unwrap();
+    assert_eq!(
+        file.dtype("visual.conv1.weight"),
+        Some(styleclip::weights::StoredDtype::F16)
+    );
+    assert_eq!(
+        file.dtype("visual.ln_pre.weight"),
+        Some(styleclip::weights::StoredDtype::F32)
+    );
+    let clip = Clip::load_with_config(&path, tiny_config(), &r.device).unwrap();
+    let img = clip.encode_image(r.t("pixels"));
+    assert_close(
+        "TorchScript image features",
+        img,
+        jit.t("image_features"),
+        TOL,
+    );
+    let txt = clip.encode_text(r.tokens());
+    assert_close(
+        "TorchScript text features",
+        txt,
+        jit.t("text_features"),
+        TOL,
+    );
+}
+
 #[test]
 fn config_inference_follows_build_model() {
     let device = Device::flex();
     // OpenAI's rule infers heads = width / 64: right for vision (2), wrong for this text tower.
-    for file in ["clip/tiny_openai.pt", "clip/tiny_hf.safetensors"] {
+    for file in [
+        "clip/tiny_openai.pt",
+        "clip/tiny_hf.safetensors",
+        "clip/tiny_openai_jit.pt",
+    ] {
         let clip = Clip::load(fixture(file), &device).unwrap();
         let inferred = clip.config().clone();
         assert_eq!(

@@ -7,8 +7,9 @@
 //!   layout): keys renamed rule by rule in [`hf_key`]; q/k/v projections concatenated into the
 //!   fused `in_proj`; the projection matrices transposed (HF stores `Linear` weights
 //!   `[embed, width]`, OpenAI a `[width, embed]` matrix).
-//! - OpenAI's released TorchScript archives (`ViT-B-32.pt`) are recognised and refused with a
-//!   clear error for now.
+//! - **OpenAI's released TorchScript archives** (`ViT-B-32.pt`): read by the crate's data-only
+//!   TorchScript reader ([`crate::weights`]); the attribute paths are OpenAI's state-dict keys,
+//!   plus `input_resolution`, `context_length`, `vocab_size`, which are ignored.
 //!
 //! The configuration is inferred from shapes as OpenAI's `build_model` does (heads =
 //! width / 64); [`Clip::load_with_config`] overrides it when heads cannot be inferred.
@@ -35,7 +36,7 @@ impl Clip {
     /// Load a CLIP checkpoint (OpenAI state dict or Hugging Face safetensors), inferring the
     /// configuration from its shapes. f16 weights load as f32.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
-        let file = open(path.as_ref())?;
+        let file = TensorFile::open(path)?;
         let format = detect(&file)?;
         let config = infer_config(&file, &format)?;
         build(&file, &format, config, device)
@@ -47,35 +48,10 @@ impl Clip {
         config: ClipConfig,
         device: &Device,
     ) -> Result<Self> {
-        let file = open(path.as_ref())?;
+        let file = TensorFile::open(path)?;
         let format = detect(&file)?;
         build(&file, &format, config, device)
     }
-}
-
-fn open(path: &Path) -> Result<TensorFile> {
-    if is_torchscript(path) {
-        return Err(Error::NotACheckpoint {
-            path: path.to_path_buf(),
-            reason: "it is a TorchScript archive (OpenAI's released `ViT-*.pt`), which this \
-                     version cannot read yet; save its `state_dict()` with torch.save or use the \
-                     Hugging Face safetensors release"
-                .into(),
-        });
-    }
-    TensorFile::open(path)
-}
-
-/// A zip whose entries include TorchScript's `constants.pkl` or `code/` directory.
-fn is_torchscript(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    if !bytes.starts_with(b"PK") {
-        return false;
-    }
-    let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    find(b"/constants.pkl") || find(b"/code/__torch__")
 }
 
 fn build(
