@@ -8,24 +8,11 @@ Prints one line per case: `name  mean_ms  (n runs)`. CPU, all cores, float32, co
 
 import os
 import sys
-import time
-
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import official_cpu  # noqa: E402
-
-
-def timeit(fn, min_time=5.0, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 5:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * sum(times) / len(times), len(times)
+from bench_util import timeit  # noqa: E402
 
 
 def main():

@@ -275,18 +275,24 @@ impl TensorFile {
             key: key.to_string(),
             source_name: self.path.display().to_string(),
         })?;
-        // A 0-d scalar (e.g. CLIP's `logit_scale`) stands for a one-element tensor.
-        let scalar = found.iter().product::<usize>() == 1 && shape.iter().product::<usize>() == 1;
-        if found != shape && !scalar {
-            return Err(Error::ShapeMismatch {
-                key: key.to_string(),
-                expected: shape.to_vec(),
-                found: found.to_vec(),
-            });
-        }
+        check_shape(key, &shape, found)?;
         let (values, _) = self.read_f32(key)?;
         Ok(Tensor::from_data(TensorData::new(values, shape), device))
     }
+}
+
+/// `found` must be `expected`; a 0-d scalar (e.g. CLIP's `logit_scale`) stands for any
+/// one-element shape.
+pub(crate) fn check_shape(key: &str, expected: &[usize], found: &[usize]) -> Result<()> {
+    let scalar = found.iter().product::<usize>() == 1 && expected.iter().product::<usize>() == 1;
+    if found != expected && !scalar {
+        return Err(Error::ShapeMismatch {
+            key: key.to_string(),
+            expected: expected.to_vec(),
+            found: found.to_vec(),
+        });
+    }
+    Ok(())
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

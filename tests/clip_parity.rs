@@ -303,3 +303,27 @@ fn clip_load_preprocessing_matches_pil_and_torchvision() {
     };
     assert!(clip_preprocess(&[bad], 8, &r.device).is_err());
 }
+
+/// The differentiable path equals torchvision's tensor transforms (antialiased bicubic resize,
+/// centre crop, mean/std) as StyleGAN-NADA composes them, and passes gradients to the image.
+#[test]
+fn normalized_path_matches_torchvision_tensor_transforms() {
+    use styleclip::clip::preprocess::clip_normalized;
+    let r = Ref::new("preprocess.ref.safetensors");
+    let cases: Vec<[usize; 3]> = serde_json::from_str(&r.r.metadata()["generator_cases"]).unwrap();
+    for (i, [h, w, n]) in cases.into_iter().enumerate() {
+        let got = clip_normalized(r.t(&format!("gen_{i}")), n).unwrap();
+        assert_close(
+            &format!("normalized path {h}×{w} → {n}"),
+            got,
+            r.t(&format!("gen_pixels_{i}")),
+            TOL,
+        );
+    }
+    let device = Device::flex().autodiff();
+    let img = Tensor::<4>::ones([1, 3, 40, 40], &device).require_grad();
+    let loss = clip_normalized(img.clone(), 16).unwrap().sum();
+    let grad = img.grad(&loss.backward()).unwrap();
+    let g: f32 = grad.abs().sum().into_scalar();
+    assert!(g > 0.0, "no gradient reached the image");
+}

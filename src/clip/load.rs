@@ -21,7 +21,7 @@ use burn::prelude::*;
 use super::config::ClipConfig;
 use super::model::Clip;
 use crate::error::{Error, Result};
-use crate::weights::{CheckpointSource, Init, ParamSource, TensorFile};
+use crate::weights::{CheckpointSource, Init, ParamSource, TensorFile, check_shape};
 
 /// Which key layout a CLIP checkpoint uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,14 +268,7 @@ impl ParamSource for HfSource<'_> {
         _init: Init,
     ) -> Result<Tensor<D>> {
         let (values, found) = self.values(key)?;
-        let scalar = values.len() == 1 && shape.iter().product::<usize>() == 1;
-        if found != shape && !scalar {
-            return Err(Error::ShapeMismatch {
-                key: key.to_string(),
-                expected: shape.to_vec(),
-                found,
-            });
-        }
+        check_shape(key, &shape, &found)?;
         Ok(Tensor::from_data(
             TensorData::new(values, shape),
             &self.device,

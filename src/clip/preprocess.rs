@@ -1,11 +1,13 @@
 //! Image preprocessing for CLIP.
 //!
-//! Two paths:
+//! Three paths:
 //! - [`clip_preprocess`] is OpenAI's `clip.load` transform for images from disk: PIL bicubic
 //!   resize of the short side on uint8 pixels (Pillow's fixed-point, antialiased resampler,
 //!   reproduced exactly), centre crop with Python's round-half-to-even offsets, `/255`, CLIP's
 //!   mean/std. A float bicubic differs from PIL by up to 0.2 after normalisation, so the integer
 //!   arithmetic is kept.
+//! - [`clip_normalized`] is the differentiable, correctly normalised path for generator output
+//!   (the fix for StyleCLIP issue #38, and StyleGAN-NADA's preprocessing).
 //! - [`styleclip_raw`] is the path StyleCLIP's latent optimisation and mapper use
 //!   (`criteria/clip_loss.py`): the raw generator output, still in about `[-1, 1]`, upsampled ×7
 //!   (nearest) and average-pooled with a `size/32` window, **without** CLIP's mean/std
@@ -43,9 +45,9 @@ fn bicubic(x: f64) -> f64 {
 /// Fixed-point fraction bits of Pillow's 8-bit resampler (`32 − 8 − 2`).
 const PRECISION_BITS: u32 = 22;
 
-/// Per output pixel: the first input index and the fixed-point weights (Pillow
-/// `precompute_coeffs` + `normalize_coeffs_8bpc`).
-fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i64>)> {
+/// Per output pixel: the first input index and the normalised filter weights (Pillow's
+/// `precompute_coeffs`; also what PyTorch's antialiased bicubic uses).
+fn float_coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f64>)> {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = 2.0 * filterscale;
@@ -61,7 +63,17 @@ fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i64>)> {
             if total != 0.0 {
                 k.iter_mut().for_each(|v| *v /= total);
             }
-            let one = (1i64 << PRECISION_BITS) as f64;
+            (xmin, k)
+        })
+        .collect()
+}
+
+/// The same weights in Pillow's 8-bit fixed point (`normalize_coeffs_8bpc`).
+fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i64>)> {
+    let one = (1i64 << PRECISION_BITS) as f64;
+    float_coeffs(in_size, out_size)
+        .into_iter()
+        .map(|(xmin, k)| {
             let fixed = k
                 .iter()
                 .map(|&v| {
@@ -75,6 +87,57 @@ fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i64>)> {
             (xmin, fixed)
         })
         .collect()
+}
+
+/// The `[out, in]` matrix of an antialiased bicubic resize along one axis.
+fn resize_matrix(in_size: usize, out_size: usize, device: &Device) -> Tensor<2> {
+    let mut m = vec![0f32; out_size * in_size];
+    for (o, (start, k)) in float_coeffs(in_size, out_size).into_iter().enumerate() {
+        for (j, w) in k.into_iter().enumerate() {
+            m[o * in_size + start + j] = w as f32;
+        }
+    }
+    Tensor::from_data(TensorData::new(m, [out_size, in_size]), device)
+}
+
+/// A differentiable CLIP input from generator output, for methods that fix StyleCLIP's raw path:
+/// `[-1, 1] → [0, 1]`, short side to `n_px` by antialiased bicubic (PyTorch
+/// `interpolate(mode="bicubic", antialias=True)`, i.e. torchvision's tensor `Resize`), centre
+/// crop, CLIP mean/std. This is StyleGAN-NADA's CLIP preprocessing. The resize is two matrix
+/// products, so gradients flow to the image.
+///
+/// # Shapes
+/// `[B, 3, H, W]` → `[B, 3, n_px, n_px]`
+pub fn clip_normalized(image: Tensor<4>, n_px: usize) -> Result<Tensor<4>> {
+    let [b, c, h, w] = image.dims();
+    if c != 3 || h == 0 || w == 0 || n_px == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "expected [B, 3, H, W] images and a positive size, got [{b}, {c}, {h}, {w}] → {n_px}"
+        )));
+    }
+    let device = image.device();
+    let (nw, nh, top, left) = resize_crop_geometry(w, h, n_px);
+    let x = image.add_scalar(1.0).div_scalar(2.0).reshape([b * c, h, w]);
+    let x = if (nh, nw) == (h, w) {
+        x
+    } else {
+        let rows = resize_matrix(h, nh, &device)
+            .unsqueeze::<3>()
+            .repeat_dim(0, b * c);
+        let cols = resize_matrix(w, nw, &device)
+            .transpose()
+            .unsqueeze::<3>()
+            .repeat_dim(0, b * c);
+        rows.matmul(x).matmul(cols)
+    };
+    let x = x
+        .slice([0..b * c, top..top + n_px, left..left + n_px])
+        .reshape([b, c, n_px, n_px]);
+    let mean: Vec<f32> = CLIP_MEAN.iter().map(|&v| v as f32).collect();
+    let std: Vec<f32> = CLIP_STD.iter().map(|&v| v as f32).collect();
+    let mean = Tensor::<1>::from_floats(mean.as_slice(), &device).reshape([1, 3, 1, 1]);
+    let std = Tensor::<1>::from_floats(std.as_slice(), &device).reshape([1, 3, 1, 1]);
+    Ok((x - mean) / std)
 }
 
 fn clip8(acc: i64) -> u8 {
@@ -139,20 +202,12 @@ pub fn clip_resize_crop(img: &Rgb8, n_px: usize) -> Result<Rgb8> {
             img.data.len()
         )));
     }
-    let (short, long) = if w <= h { (w, h) } else { (h, w) };
-    let new_long = (n_px as f64 * long as f64 / short as f64) as usize;
-    let (nw, nh) = if w <= h {
-        (n_px, new_long)
-    } else {
-        (new_long, n_px)
-    };
+    let (nw, nh, top, left) = resize_crop_geometry(w, h, n_px);
     let resized = if (nw, nh) == (w, h) {
         img.clone()
     } else {
         resize_bicubic_pil(img, nw, nh)
     };
-    let offset = |size: usize| ((size - n_px) as f64 / 2.0).round_ties_even() as usize;
-    let (top, left) = (offset(nh), offset(nw));
     let mut data = Vec::with_capacity(n_px * n_px * 3);
     for y in top..top + n_px {
         let row = (y * nw + left) * 3;
@@ -163,6 +218,21 @@ pub fn clip_resize_crop(img: &Rgb8, n_px: usize) -> Result<Rgb8> {
         height: n_px,
         data,
     })
+}
+
+/// torchvision's `Resize(n_px)` + `CenterCrop(n_px)` geometry for a `w × h` image: the resized
+/// size (short side `n_px`, long side `int(n_px · long / short)`) and the crop's top-left
+/// corner (`round((size − n_px) / 2)`, half to even, as Python's `round`).
+fn resize_crop_geometry(w: usize, h: usize, n_px: usize) -> (usize, usize, usize, usize) {
+    let (short, long) = if w <= h { (w, h) } else { (h, w) };
+    let new_long = (n_px as f64 * long as f64 / short as f64) as usize;
+    let (nw, nh) = if w <= h {
+        (n_px, new_long)
+    } else {
+        (new_long, n_px)
+    };
+    let offset = |size: usize| ((size - n_px) as f64 / 2.0).round_ties_even() as usize;
+    (nw, nh, offset(nh), offset(nw))
 }
 
 /// OpenAI's `clip.load` preprocessing of decoded RGB images: resize, crop, `/255`, mean/std.
