@@ -370,6 +370,20 @@ pub(crate) trait ParamSource {
     ) -> Result<Tensor<D>>;
 }
 
+/// A PyTorch `[out, in]` linear weight from `src`, returned as a contiguous `[in, out]` tensor
+/// (burn's layout): `x · W` then reads contiguous rows, which flex's GEMM runs about 1.75×
+/// faster than a transposed view at batch 1 (CLIP ViT-B/32 shapes).
+pub(crate) fn linear_weight<S: ParamSource>(
+    src: &mut S,
+    key: &str,
+    out_in: [usize; 2],
+    init: Init,
+) -> Result<Tensor<2>> {
+    let t = src.tensor(key, out_in, init)?;
+    let device = src.device().clone();
+    Ok(Tensor::from_data(t.transpose().into_data(), &device))
+}
+
 /// Official initialisation from an explicit seed (no global RNG).
 pub(crate) struct RandomInit {
     rng: StdRng,

@@ -241,6 +241,18 @@ fn vit_b_32_key_set_and_inference() {
         .collect();
     let mut official = keys;
     official.insert("logit_scale".into(), vec![1]); // a 0-d tensor in OpenAI's file
+    // Linear weights are held [in, out]: transposed at load.
+    for (k, shape) in official.iter_mut() {
+        let linear = [
+            "in_proj_weight",
+            "out_proj.weight",
+            "c_fc.weight",
+            "c_proj.weight",
+        ];
+        if linear.iter().any(|s| k.ends_with(s)) {
+            shape.reverse();
+        }
+    }
     assert_eq!(ours, official);
 }
 

@@ -2,7 +2,10 @@
 //! (`visual.transformer.resblocks.0.attn.in_proj_weight`, …), so a layer is found by its key.
 //!
 //! Layout choices:
-//! - Attention keeps PyTorch's fused `in_proj` `[3·D, D]`; q, k and v are slices of one matmul.
+//! - Attention keeps PyTorch's fused `in_proj`; q, k and v are slices of one matmul. (burn's
+//!   fused `attention` op measured no faster on flex here, and slower at batch 8.)
+//! - Linear weights are held `[in, out]` (burn's layout, transposed once at load), so every
+//!   matmul reads contiguous rows; biases and all other tensors keep OpenAI's shapes.
 //!   Hugging Face's split q/k/v are concatenated at load time ([`super::load`]).
 //! - Sequences are `[B, L, D]` throughout (OpenAI permutes to `[L, B, D]` for
 //!   `nn.MultiheadAttention`; the arithmetic is the same).
@@ -18,7 +21,7 @@ use burn::tensor::ops::ConvOptions;
 use super::config::ClipConfig;
 use crate::error::Result;
 use crate::stylegan2::layers::join;
-use crate::weights::{Init, ParamSource};
+use crate::weights::{Init, ParamSource, linear_weight};
 
 /// LayerNorm epsilon of CLIP.
 const LN_EPS: f64 = 1e-5;
@@ -53,7 +56,7 @@ impl LayerNorm {
 /// `nn.Linear` with PyTorch's `[out, in]` weight.
 #[derive(Module, Debug)]
 pub struct Linear {
-    /// `[out, in]`.
+    /// `[in, out]`: the checkpoint's `[out, in]` transposed at load (see `linear_weight`).
     pub weight: Param<Tensor<2>>,
     /// `[out]`.
     pub bias: Param<Tensor<1>>,
@@ -68,7 +71,8 @@ impl Linear {
         std: f64,
     ) -> Result<Self> {
         Ok(Self {
-            weight: Param::from_tensor(src.tensor(
+            weight: Param::from_tensor(linear_weight(
+                src,
                 &join(key, "weight"),
                 [d_out, d_in],
                 Init::Normal(std),
@@ -81,16 +85,16 @@ impl Linear {
         })
     }
 
-    /// `x Wᵀ + b`.
+    /// `x Wᵀ + b` (PyTorch's `W`).
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        linear(x, self.weight.val().transpose(), Some(self.bias.val()))
+        linear(x, self.weight.val(), Some(self.bias.val()))
     }
 }
 
 /// `nn.MultiheadAttention` (self-attention only), PyTorch's fused layout.
 #[derive(Module, Debug)]
 pub struct MultiheadAttention {
-    /// `[3·D, D]`: q, k, v projections stacked.
+    /// `[D, 3·D]`: q, k, v projections side by side (PyTorch's `[3·D, D]`, transposed at load).
     pub in_proj_weight: Param<Tensor<2>>,
     /// `[3·D]`.
     pub in_proj_bias: Param<Tensor<1>>,
@@ -111,7 +115,8 @@ impl MultiheadAttention {
         let attn_std = (d as f64).powf(-0.5);
         let proj_std = attn_std * ((2 * layers) as f64).powf(-0.5);
         Ok(Self {
-            in_proj_weight: Param::from_tensor(src.tensor(
+            in_proj_weight: Param::from_tensor(linear_weight(
+                src,
                 &join(key, "in_proj_weight"),
                 [3 * d, d],
                 Init::Normal(attn_std),
@@ -130,11 +135,7 @@ impl MultiheadAttention {
     pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<2>>) -> Tensor<3> {
         let [b, l, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
-        let qkv = linear(
-            x,
-            self.in_proj_weight.val().transpose(),
-            Some(self.in_proj_bias.val()),
-        );
+        let qkv = linear(x, self.in_proj_weight.val(), Some(self.in_proj_bias.val()));
         let split = |i: usize| {
             qkv.clone()
                 .narrow(2, i * d, d)
