@@ -350,7 +350,8 @@ pub struct TokenEmbedding {
     pub weight: Param<Tensor<2>>,
 }
 
-/// OpenAI CLIP with a ViT image tower.
+/// OpenAI CLIP with a ViT image tower. On an autodiff device, call `.no_grad()` when CLIP only
+/// scores images (as in every StyleCLIP method).
 #[derive(Module, Debug)]
 pub struct Clip {
     /// Image tower.

@@ -34,6 +34,8 @@ pub enum NoiseMode {
 /// A StyleGAN2 generator (rosinality layout).
 ///
 /// Field names follow the checkpoint keys; see the [module docs](super) for the data flow.
+/// Parameters are trainable by default (burn's convention); on an autodiff device call
+/// `.no_grad()` when only latents are optimised, so no gradients are kept for the weights.
 #[derive(Module, Debug)]
 pub struct Generator {
     /// Mapping layers (`style.1` .. `style.{n_mlp}` in checkpoints; index 0 there is PixelNorm).
