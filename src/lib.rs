@@ -9,6 +9,7 @@
 //! - [`stylegan2`]: the generator, its latent spaces and StyleSpace, checkpoint loading.
 //! - [`clip`] + [`tokenizer`]: OpenAI CLIP (ViT towers, loaders for the OpenAI, Hugging Face
 //!   and TorchScript formats, preprocessing) and its byte-level BPE tokenizer.
+//! - [`arcface`]: the IR-SE50 face-identity network and StyleCLIP's ID loss.
 //! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
 //! - [`imaging`], [`device`]: 8-bit images and device names for tools and examples.
 //!
@@ -29,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+pub mod arcface;
 pub mod clip;
 pub mod device;
 pub mod error;

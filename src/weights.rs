@@ -427,6 +427,46 @@ impl ParamSource for RandomInit {
     }
 }
 
+/// Values from a function of (key, PyTorch shape): deterministic test weights, custom inits.
+pub(crate) struct FnSource<F> {
+    f: F,
+    device: Device,
+}
+
+impl<F: FnMut(&str, &[usize]) -> Vec<f32>> FnSource<F> {
+    pub(crate) fn new(f: F, device: &Device) -> Self {
+        Self {
+            f,
+            device: device.clone(),
+        }
+    }
+}
+
+impl<F: FnMut(&str, &[usize]) -> Vec<f32>> ParamSource for FnSource<F> {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn tensor<const D: usize>(
+        &mut self,
+        key: &str,
+        shape: [usize; D],
+        _init: Init,
+    ) -> Result<Tensor<D>> {
+        let values = (self.f)(key, &shape);
+        if values.len() != shape.iter().product::<usize>() {
+            return Err(Error::InvalidArgument(format!(
+                "{} values given for `{key}` of shape {shape:?}",
+                values.len()
+            )));
+        }
+        Ok(Tensor::from_data(
+            TensorData::new(values, shape),
+            &self.device,
+        ))
+    }
+}
+
 /// Tensors read from a checkpoint under a key prefix (`"g_ema."`, or `""` for a bare state dict).
 pub(crate) struct CheckpointSource<'a> {
     file: &'a TensorFile,
