@@ -33,6 +33,7 @@
 pub mod arcface;
 pub mod clip;
 pub mod device;
+pub mod edit;
 pub mod error;
 pub mod imaging;
 pub mod ops;
