@@ -36,6 +36,7 @@ pub mod device;
 pub mod edit;
 pub mod error;
 pub mod imaging;
+pub mod latents;
 pub mod ops;
 pub mod stylegan2;
 pub mod tokenizer;

@@ -27,6 +27,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{Error, Result};
 
+mod npy;
 mod torchscript;
 
 /// Element type of a stored tensor.
@@ -67,8 +68,10 @@ pub struct TensorFile {
 pub enum FileKind {
     /// safetensors (8-byte little-endian header length, then a JSON header).
     Safetensors,
-    /// A TorchScript archive (`torch.jit.save`), read by [`torchscript`].
+    /// A TorchScript archive (`torch.jit.save`), read by `torchscript`.
     TorchScript,
+    /// A NumPy `.npy` array (one tensor, named `array`).
+    Npy,
     /// Anything else is handed to the `torch.save` reader.
     Torch,
 }
@@ -83,6 +86,7 @@ impl TensorFile {
         match Self::kind(path)? {
             FileKind::Safetensors => Self::open_safetensors(path),
             FileKind::TorchScript => Self::open_torchscript(path),
+            FileKind::Npy => Self::open_npy(path),
             FileKind::Torch => Self::open_torch(path),
         }
     }
@@ -99,16 +103,42 @@ impl TensorFile {
                 return Ok(FileKind::Safetensors);
             }
         }
+        if n >= 6 && head.starts_with(npy::MAGIC) {
+            return Ok(FileKind::Npy);
+        }
         if torchscript::is_torchscript(path) {
             return Ok(FileKind::TorchScript);
         }
         Ok(FileKind::Torch)
     }
 
+    fn open_npy(path: &Path) -> Result<Self> {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let a = npy::parse(&data).map_err(|reason| Error::NotACheckpoint {
+            path: path.to_path_buf(),
+            reason: format!("bad .npy file: {reason}"),
+        })?;
+        let raw = RawTensor {
+            dtype: a.dtype,
+            shape: a.shape,
+            data: RawData::Bytes(a.bytes),
+        };
+        Self::checked(
+            path,
+            HashMap::from([("array".to_string(), raw)]),
+            BTreeMap::new(),
+        )
+    }
+
     fn open_torchscript(path: &Path) -> Result<Self> {
         let tensors = torchscript::read(path)?
             .into_iter()
             .map(|(name, t)| {
+                let name = if name.is_empty() {
+                    "tensor".to_string()
+                } else {
+                    name
+                };
                 let raw = RawTensor {
                     dtype: t.dtype,
                     shape: t.shape,
@@ -121,11 +151,17 @@ impl TensorFile {
     }
 
     fn open_torch(path: &Path) -> Result<Self> {
-        let reader =
-            pytorch_reader::PytorchReader::new(path).map_err(|e| Error::NotACheckpoint {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        let reader = match pytorch_reader::PytorchReader::new(path) {
+            Ok(r) => r,
+            // `torch.save(tensor)` (e4e's `latents.pt`): a zip whose root is one tensor, which the
+            // data-only pickle walker reads (named `tensor`).
+            Err(e) => {
+                return Self::open_torchscript(path).map_err(|_| Error::NotACheckpoint {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        };
         let tensors = reader
             .into_tensors()
             .into_iter()
