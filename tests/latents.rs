@@ -58,7 +58,7 @@ fn bad_npy_headers_are_errors() {
     let dir = scratch("npy");
     let header = |dict: &str| {
         let mut h = dict.as_bytes().to_vec();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(b' ');
         }
         h.push(b'\n');
