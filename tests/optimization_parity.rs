@@ -229,3 +229,34 @@ fn observer_stops_early_and_errors_are_typed() {
     let err = opt.run(&g, &clip, None, start, |_| ()).unwrap_err();
     assert!(err.to_string().contains("autodiff"), "{err}");
 }
+
+#[test]
+fn identity_term_uses_arcface() {
+    use styleclip::arcface::ArcFace;
+    let device = Device::flex().autodiff();
+    let (g, clip, start) = tiny(&device);
+    let arcface = ArcFace::new_seeded(0, &device).unwrap().no_grad();
+    let result = LatentOptimization::new("a face")
+        .with_steps(3)
+        .with_id_lambda(0.005)
+        .run(&g, &clip, Some(&arcface), start, |_| ())
+        .unwrap();
+    let h = &result.history;
+    // Step 0 has lr 0 and the image is the source: no identity change yet; then it appears.
+    assert!(
+        h[0].id_loss.abs() < 1e-5,
+        "id loss at step 0: {}",
+        h[0].id_loss
+    );
+    assert!(
+        h[2].id_loss > 0.0,
+        "id loss after two updates: {}",
+        h[2].id_loss
+    );
+    let total = h[2].clip_loss + 0.008 * h[2].l2_loss + 0.005 * h[2].id_loss;
+    assert!(
+        (h[2].total - total).abs() < 1e-5,
+        "total {} vs {total}",
+        h[2].total
+    );
+}
