@@ -24,6 +24,7 @@ use burn::prelude::*;
 
 use crate::arcface::ArcFace;
 use crate::clip::Clip;
+use crate::clip::model::l2_normalize;
 use crate::clip::preprocess::{clip_normalized, styleclip_raw};
 use crate::error::{Error, Result};
 use crate::stylegan2::{Generator, LayerKind, NoiseMode, StyleCode};
@@ -240,18 +241,15 @@ impl LatentOptimization {
         }
     }
 
-    /// `1 − logits / 100` for one image against the text features' logits.
-    fn clip_term(
-        &self,
-        clip: &Clip,
-        image: Tensor<4>,
-        tokens: Tensor<2, Int>,
-    ) -> Result<Tensor<1>> {
+    /// `1 − logits / 100`, `logits = exp(logit_scale) · cos(CLIP(image), text)`, for one image
+    /// against the (precomputed, unit-norm) text features.
+    fn clip_term(&self, clip: &Clip, image: Tensor<4>, text: Tensor<2>) -> Result<Tensor<1>> {
         let pixels = match self.clip_input {
             ClipInput::Raw => styleclip_raw(image)?,
             ClipInput::Normalized => clip_normalized(image, clip.config().image_resolution)?,
         };
-        let (logits, _) = clip.logits(pixels, tokens);
+        let img = l2_normalize(clip.encode_image(pixels));
+        let logits = img.matmul(text.transpose()) * clip.logit_scale_exp().reshape([1, 1]);
         Ok(logits.reshape([1]).div_scalar(100.0).neg().add_scalar(1.0))
     }
 
@@ -289,7 +287,9 @@ impl LatentOptimization {
                 "id_lambda > 0 needs an ArcFace network".into(),
             ));
         }
-        let tokens = self.tokens(&device)?;
+        // The text side does not depend on the latent: encode it once (the official loop
+        // re-encodes it every step, with the same result).
+        let text = l2_normalize(clip.encode_text(self.tokens(&device)?)).detach();
         let start = start.detach();
         let source_image = generator
             .synthesis(start.clone(), NoiseMode::Const)
@@ -337,7 +337,7 @@ impl LatentOptimization {
                     generator.synthesis_from_styles(&code, NoiseMode::Const)
                 }
             };
-            let clip_loss = self.clip_term(clip, image.clone(), tokens.clone())?;
+            let clip_loss = self.clip_term(clip, image.clone(), text.clone())?;
             let (mut total, mut l2_value, mut id_value) = (clip_loss.clone(), 0.0, 0.0);
             if self.mode == Mode::Edit {
                 let l2 = vars

@@ -155,7 +155,15 @@ fn gather(storage: &[u8], t: &TensorRef) -> Option<Vec<u8>> {
         .size
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
-    if n.checked_mul(elem)? > (1usize << 34) {
+    // A view can only be larger than its storage when it broadcasts (a zero stride); bound
+    // the allocation by the storage otherwise, so a hostile header cannot request gigabytes.
+    let broadcast = t.stride.iter().zip(&t.size).any(|(&s, &d)| s == 0 && d > 1);
+    let limit = if broadcast {
+        1usize << 31
+    } else {
+        storage.len()
+    };
+    if n.checked_mul(elem)? > limit {
         return None;
     }
     let mut out = Vec::with_capacity(n * elem);
