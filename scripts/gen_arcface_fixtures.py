@@ -12,7 +12,6 @@ conv/linear weights `u · sqrt(3 / fan_in)`, BatchNorm weight `1 + 0.1 u`, bias 
 `keys.json` lists every state-dict key with its shape.
 """
 
-import importlib.util
 import json
 import math
 import os
@@ -22,15 +21,10 @@ import types
 import torch
 from safetensors.torch import save_file
 
+sys.path.insert(0, os.path.dirname(__file__))
+import official_cpu  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "arcface")
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def hash_uniform(k, n):
@@ -62,8 +56,8 @@ def main():
     root = sys.argv[1]
     for pkg in ["models", "models.facial_recognition"]:
         sys.modules.setdefault(pkg, types.ModuleType(pkg))
-    load("models.facial_recognition.helpers", f"{root}/models/facial_recognition/helpers.py")
-    irse = load("models.facial_recognition.model_irse", f"{root}/models/facial_recognition/model_irse.py")
+    official_cpu.load_module("models.facial_recognition.helpers", f"{root}/models/facial_recognition/helpers.py")
+    irse = official_cpu.load_module("models.facial_recognition.model_irse", f"{root}/models/facial_recognition/model_irse.py")
     net = irse.Backbone(input_size=112, num_layers=50, drop_ratio=0.6, mode="ir_se").eval()
     sd = net.state_dict()
     keys = sorted(k for k in sd if not k.endswith("num_batches_tracked"))

@@ -12,7 +12,6 @@ input is always 224 px there, so the tiny CLIP is 224 px with 32 px patches. Wei
 in f16 (and the official run uses the same rounded values) to keep the fixtures small.
 """
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -26,14 +25,6 @@ import official_cpu  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "optimization")
 SIZE, CHANNELS, STEPS = 32, [16, 12, 10, 8], 6
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def main():
@@ -51,18 +42,7 @@ def main():
     gen = torch.Generator().manual_seed(99)
 
     # Tiny generator, f16-rounded weights.
-    table = {4 << j: c for j, c in enumerate(CHANNELS)}
-
-    class G(sc.Generator):
-        @property
-        def channels(self):
-            return table
-
-        @channels.setter
-        def channels(self, _value):
-            pass
-
-    g = G(SIZE, 512, 8)
+    g = official_cpu.make_generator(sc, SIZE, 512, 8, CHANNELS)
     with torch.no_grad():
         for name, p in g.named_parameters():
             if name.endswith("noise.weight"):
@@ -88,9 +68,9 @@ def main():
     save_file({k: v.contiguous() for k, v in csd.items()}, os.path.join(OUT, "clip.safetensors"))
     clip.load = lambda name, device=None, jit=False: (model, None)
 
-    ro = load("run_optimization", f"{root}/optimization/run_optimization.py")
+    ro = official_cpu.load_module("run_optimization", f"{root}/optimization/run_optimization.py")
     ro.ensure_checkpoint_exists = lambda path: None
-    ro.Generator = lambda size, style_dim, n_mlp: G(size, style_dim, n_mlp)
+    ro.Generator = lambda size, style_dim, n_mlp: official_cpu.make_generator(sc, size, style_dim, n_mlp, CHANNELS)
     ro.IDLoss = lambda args: None
 
     n_latent = 2 * (SIZE.bit_length() - 1) - 2

@@ -37,22 +37,6 @@ CONFIGS = [
 ]
 
 
-def make_generator(model, size, style_dim, n_mlp, channels):
-    table = {4 << j: c for j, c in enumerate(channels)}
-
-    class G(model.Generator):
-        # The official constructor assigns its fixed channel table; keep ours instead.
-        @property
-        def channels(self):
-            return table
-
-        @channels.setter
-        def channels(self, _value):
-            pass
-
-    return G(size, style_dim, n_mlp)
-
-
 def perturb(g, gen):
     with torch.no_grad():
         for name, p in g.named_parameters():
@@ -76,7 +60,7 @@ def flat_styles(styles):
 def run_config(sc_model, ros_model, name, size, style_dim, n_mlp, channels, batch, fmt):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    g = make_generator(sc_model, size, style_dim, n_mlp, channels).eval()
+    g = official_cpu.make_generator(sc_model, size, style_dim, n_mlp, channels).eval()
     perturb(g, gen)
     sd = g.state_dict()
     if fmt == "bare_f16":
@@ -136,7 +120,7 @@ def run_config(sc_model, ros_model, name, size, style_dim, n_mlp, channels, batc
 
         # Check the reference against rosinality's generator, fused and unfused.
         for fused in (True, False):
-            r = make_generator(ros_model, size, style_dim, n_mlp, channels).eval()
+            r = official_cpu.make_generator(ros_model, size, style_dim, n_mlp, channels).eval()
             r.load_state_dict(g.state_dict())
             for m in r.modules():
                 if isinstance(m, ros_model.ModulatedConv2d):

@@ -17,7 +17,8 @@ import types
 from torch.nn import functional as F
 
 
-def _load(name, path):
+def load_module(name, path):
+    """Import a module from a file path under the given name."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -35,8 +36,8 @@ def fused_leaky_relu(input, bias, negative_slope=0.2, scale=2 ** 0.5):
 
 
 def _op_package(name, styleclip_dir, extra=None):
-    up = _load(f"{name}_upfirdn2d", f"{styleclip_dir}/models/stylegan2/op/upfirdn2d.py")
-    act = _load(f"{name}_fused_act", f"{styleclip_dir}/models/stylegan2/op/fused_act.py")
+    up = load_module(f"{name}_upfirdn2d", f"{styleclip_dir}/models/stylegan2/op/upfirdn2d.py")
+    act = load_module(f"{name}_fused_act", f"{styleclip_dir}/models/stylegan2/op/fused_act.py")
     act.fused_leaky_relu = fused_leaky_relu  # FusedLeakyReLU.forward looks this global up
     op = types.ModuleType(name)
     op.upfirdn2d = up.upfirdn2d
@@ -53,11 +54,28 @@ def styleclip_model(styleclip_dir):
     for pkg in ["models", "models.stylegan2"]:
         sys.modules.setdefault(pkg, types.ModuleType(pkg))
     _op_package("models.stylegan2.op", styleclip_dir)
-    return _load("models.stylegan2.model", f"{styleclip_dir}/models/stylegan2/model.py")
+    return load_module("models.stylegan2.model", f"{styleclip_dir}/models/stylegan2/model.py")
 
 
 def rosinality_model(rosinality_dir, styleclip_dir):
     """`model.py` of rosinality/stylegan2-pytorch."""
-    gradfix = _load("op.conv2d_gradfix", f"{rosinality_dir}/op/conv2d_gradfix.py")
+    gradfix = load_module("op.conv2d_gradfix", f"{rosinality_dir}/op/conv2d_gradfix.py")
     _op_package("op", styleclip_dir, {"conv2d_gradfix": gradfix})
-    return _load("rosinality_model", f"{rosinality_dir}/model.py")
+    return load_module("rosinality_model", f"{rosinality_dir}/model.py")
+
+
+def make_generator(model, size, style_dim, n_mlp, channels):
+    """The official `Generator(size, style_dim, n_mlp)` with its own channel table replaced by
+    `channels` (4 px first): the constructor assigns its fixed table, a property keeps ours."""
+    table = {4 << j: c for j, c in enumerate(channels)}
+
+    class G(model.Generator):
+        @property
+        def channels(self):
+            return table
+
+        @channels.setter
+        def channels(self, _value):
+            pass
+
+    return G(size, style_dim, n_mlp)

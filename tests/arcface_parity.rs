@@ -153,16 +153,8 @@ fn key_complete_checkpoint_loads() {
             (key.clone(), shape.clone(), bytes)
         })
         .collect();
-    let views: Vec<_> = data
-        .iter()
-        .map(|(k, s, b)| {
-            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), b)
-                .unwrap();
-            (k.clone(), v)
-        })
-        .collect();
     let path = common::scratch("arcface").join("model_ir_se50.safetensors");
-    safetensors::serialize_to_file(views, None, &path).unwrap();
+    common::write_f16_safetensors(&path, &data);
     let loaded = ArcFace::load(&path, &device).unwrap();
     std::fs::remove_file(&path).ok();
 

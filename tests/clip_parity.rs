@@ -222,16 +222,8 @@ fn vit_b_32_key_set_and_inference() {
             (k.clone(), s.clone(), vec![0u8; 2 * n])
         })
         .collect();
-    let views: Vec<_> = data
-        .iter()
-        .map(|(k, s, b)| {
-            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), b)
-                .unwrap();
-            (k.clone(), v)
-        })
-        .collect();
     let path = common::scratch("vitb32").join("ViT-B-32.safetensors");
-    safetensors::serialize_to_file(views, None, &path).unwrap();
+    common::write_f16_safetensors(&path, &data);
     let clip = Clip::load(&path, &device).unwrap();
     std::fs::remove_file(&path).ok();
     assert_eq!(clip.config(), &ClipConfig::vit_b_32());

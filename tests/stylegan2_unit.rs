@@ -300,18 +300,8 @@ fn ffhq_config_f_key_set_and_inference() {
             vec![0u8; 1024],
         )))
         .collect();
-    let views: Vec<_> = data
-        .iter()
-        .map(|(k, s, b)| {
-            (
-                k.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), b)
-                    .unwrap(),
-            )
-        })
-        .collect();
     let path = scratch("ffhq").join("stylegan2-ffhq-config-f.safetensors");
-    safetensors::serialize_to_file(views, None, &path).unwrap();
+    common::write_f16_safetensors(&path, &data);
 
     let g = Generator::load(&path, &device).unwrap();
     std::fs::remove_file(&path).ok();

@@ -42,3 +42,16 @@ pub fn assert_close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>, tol:
     let e = rel_err(a, b);
     assert!(e <= tol, "{what}: relative error {e:e} > {tol:e}");
 }
+
+/// Write f16 tensors (`key`, shape, f16 little-endian bytes) as a safetensors file.
+pub fn write_f16_safetensors(path: &std::path::Path, tensors: &[(String, Vec<usize>, Vec<u8>)]) {
+    let views: Vec<_> = tensors
+        .iter()
+        .map(|(k, s, b)| {
+            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), b)
+                .unwrap();
+            (k.clone(), v)
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
