@@ -43,14 +43,7 @@ def main():
 
     # Tiny generator, f16-rounded weights.
     g = official_cpu.make_generator(sc, SIZE, 512, 8, CHANNELS)
-    with torch.no_grad():
-        for name, p in g.named_parameters():
-            if name.endswith("noise.weight"):
-                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("modulation.bias"):
-                p.copy_(1.0 + 0.3 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("bias"):
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen) / (100.0 if name.startswith("style.") else 1.0))
+    official_cpu.perturb_generator(g, gen, bias_scale=0.1, weights=False, noise_buffers=False)
     sd16 = {k: v.half() for k, v in g.state_dict().items()}
     torch.save({"g_ema": sd16}, os.path.join(OUT, "generator.pt"))
     ckpt_path = os.path.join(OUT, "_ckpt_f32.pt")

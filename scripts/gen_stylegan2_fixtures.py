@@ -37,22 +37,6 @@ CONFIGS = [
 ]
 
 
-def perturb(g, gen):
-    with torch.no_grad():
-        for name, p in g.named_parameters():
-            if name.endswith("noise.weight"):
-                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("modulation.bias"):
-                p.copy_(1.0 + 0.3 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("bias"):
-                p.copy_(0.2 * torch.randn(p.shape, generator=gen) / (100.0 if name.startswith("style.") else 1.0))
-            else:
-                p.add_(0.1 * p.abs().mean() * torch.randn(p.shape, generator=gen))
-        for name, b in g.named_buffers():
-            if name.startswith("noises."):
-                b.copy_(torch.randn(b.shape, generator=gen))
-
-
 def flat_styles(styles):
     return [s.reshape(s.shape[0], -1) for s in styles]
 
@@ -61,7 +45,7 @@ def run_config(sc_model, ros_model, name, size, style_dim, n_mlp, channels, batc
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(zlib.crc32(name.encode()))
     g = official_cpu.make_generator(sc_model, size, style_dim, n_mlp, channels).eval()
-    perturb(g, gen)
+    official_cpu.perturb_generator(g, gen)
     sd = g.state_dict()
     if fmt == "bare_f16":
         # The reference runs on the f16-rounded weights, as the loader will see them.

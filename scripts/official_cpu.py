@@ -79,3 +79,27 @@ def make_generator(model, size, style_dim, n_mlp, channels):
             pass
 
     return G(size, style_dim, n_mlp)
+
+
+def perturb_generator(g, gen, bias_scale=0.2, weights=True, noise_buffers=True):
+    """Move every generator parameter off its initial value, so no bug hides behind zeros or
+    ones: noise strengths, modulation biases (around 1), other biases (mapping biases / 100, as
+    they are multiplied by lr_mul 0.01), and, when `weights`, a small relative jitter of weights;
+    when `noise_buffers`, the constant noise buffers are redrawn from `gen` too."""
+    import torch
+
+    with torch.no_grad():
+        for name, p in g.named_parameters():
+            if name.endswith("noise.weight"):
+                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
+            elif name.endswith("modulation.bias"):
+                p.copy_(1.0 + 0.3 * torch.randn(p.shape, generator=gen))
+            elif name.endswith("bias"):
+                divisor = 100.0 if name.startswith("style.") else 1.0
+                p.copy_(bias_scale * torch.randn(p.shape, generator=gen) / divisor)
+            elif weights:
+                p.add_(0.1 * p.abs().mean() * torch.randn(p.shape, generator=gen))
+        if noise_buffers:
+            for name, b in g.named_buffers():
+                if name.startswith("noises."):
+                    b.copy_(torch.randn(b.shape, generator=gen))
