@@ -91,7 +91,7 @@ def main():
             "y_hat_features": extract(y_hat),
             "big": big,
             "big_features": extract(big),
-            "body0": net.body[0](net.input_layer(faces[:1])),
+            "body0": net.body[0](net.input_layer(faces[:1]))[:, :8],  # first 8 channels
         }
         feats_hat, feats = ref["y_hat_features"], ref["y_features"]
         ref["id_loss"] = (1 - (feats_hat * feats).sum(1)).mean().reshape(1)
