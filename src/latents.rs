@@ -58,17 +58,9 @@ pub fn load_w_plus(
 
 /// Save latents (any rank) as safetensors under the key `latent`.
 pub fn save_latent<const D: usize>(path: impl AsRef<Path>, latent: Tensor<D>) -> Result<()> {
-    let path = path.as_ref();
-    let shape = latent.dims().to_vec();
-    let values: Vec<f32> = latent
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| Error::InvalidArgument(format!("cannot read latent: {e:?}")))?;
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape, &bytes)
-        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    safetensors::serialize_to_file([("latent", view)], None, path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(io) => Error::io(path, io),
-        other => Error::InvalidArgument(other.to_string()),
-    })
+    crate::weights::save_safetensors(
+        path.as_ref(),
+        vec![("latent".to_string(), latent.into_data())],
+        Default::default(),
+    )
 }

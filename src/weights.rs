@@ -536,6 +536,39 @@ impl ParamSource for CheckpointSource<'_> {
     }
 }
 
+/// Write `(key, data)` pairs as an f32 safetensors file with `metadata`.
+pub(crate) fn save_safetensors(
+    path: &Path,
+    tensors: Vec<(String, TensorData)>,
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let mut blobs: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::with_capacity(tensors.len());
+    for (key, data) in tensors {
+        let shape = data.shape().to_vec();
+        let values: Vec<f32> = data
+            .try_into_vec_as::<f32>()
+            .map_err(|e| Error::InvalidArgument(format!("cannot read tensor {key}: {e:?}")))?;
+        blobs.push((
+            key,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            shape,
+        ));
+    }
+    let views = blobs
+        .iter()
+        .map(|(k, b, s)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| Error::InvalidArgument(format!("tensor {k}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = (!metadata.is_empty()).then_some(metadata);
+    safetensors::serialize_to_file(views, metadata, path).map_err(|e| match e {
+        safetensors::SafeTensorError::IoError(io) => Error::io(path, io),
+        other => Error::InvalidArgument(other.to_string()),
+    })
+}
+
 /// Every float parameter of a module as `(path, data)`, the path joining field names and vector
 /// indices with dots (`convs.0.conv.weight`).
 pub fn named_params<M: Module>(module: &M) -> Vec<(String, TensorData)> {

@@ -1,5 +1,51 @@
 //! StyleCLIP's editing methods, one file each, each reading like its equation.
 //!
 //! - [`optimization`]: method 1, text-driven latent optimisation (W+ or StyleSpace).
+//! - [`mapper`]: method 2, the latent mapper (train, run, load the official mappers).
+//! - [`optim`]: the official optimisers (PyTorch's Adam, StyleCLIP's Ranger), per tensor.
+//!
+//! Methods 1 and 2 share the CLIP term [`clip_loss`].
 
+pub mod mapper;
+pub mod optim;
 pub mod optimization;
+
+use burn::prelude::*;
+
+use crate::clip::Clip;
+use crate::clip::model::l2_normalize;
+use crate::clip::preprocess::{clip_normalized, styleclip_raw};
+use crate::error::Result;
+
+/// How generator output reaches CLIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClipInput {
+    /// StyleCLIP's own path: raw `[-1, 1]` pixels, ×7 nearest, avg-pool `size/32`.
+    #[default]
+    Raw,
+    /// `[0, 1]`, antialiased bicubic to CLIP's resolution, CLIP mean/std.
+    Normalized,
+}
+
+/// The official `CLIPLoss` (`criteria/clip_loss.py`), averaged over the batch:
+/// `mean_b (1 − logits_b / 100)` with `logits = exp(logit_scale) · cos(CLIP(image_b), text)`.
+///
+/// # Shapes
+/// - `images`: `[B, 3, H, W]` in `[-1, 1]`
+/// - `text`: `[1, E]`, unit norm (from [`Clip::encode_text`] and [`l2_normalize`])
+/// - returns `[1]`
+pub fn clip_loss(
+    clip: &Clip,
+    input: ClipInput,
+    images: Tensor<4>,
+    text: Tensor<2>,
+) -> Result<Tensor<1>> {
+    let pixels = match input {
+        ClipInput::Raw => styleclip_raw(images)?,
+        ClipInput::Normalized => clip_normalized(images, clip.config().image_resolution)?,
+    };
+    let img = l2_normalize(clip.encode_image(pixels));
+    let logits = img.matmul(text.transpose()) * clip.logit_scale_exp().reshape([1, 1]);
+    Ok(logits.div_scalar(100.0).neg().add_scalar(1.0).mean())
+}

@@ -25,7 +25,8 @@ use burn::prelude::*;
 use crate::arcface::ArcFace;
 use crate::clip::Clip;
 use crate::clip::model::l2_normalize;
-use crate::clip::preprocess::{clip_normalized, styleclip_raw};
+pub use crate::edit::ClipInput;
+use crate::edit::optim::{Adam, Moments};
 use crate::error::{Error, Result};
 use crate::stylegan2::{Generator, LayerKind, NoiseMode, StyleCode};
 use crate::tokenizer::Tokenizer;
@@ -48,16 +49,6 @@ pub enum Mode {
     Edit,
     /// CLIP only (the official free generation starts from the mean latent).
     FreeGeneration,
-}
-
-/// How generator output reaches CLIP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ClipInput {
-    /// StyleCLIP's own path: raw `[-1, 1]` pixels, ×7 nearest, avg-pool `size/32`.
-    #[default]
-    Raw,
-    /// `[0, 1]`, antialiased bicubic to CLIP's resolution, CLIP mean/std.
-    Normalized,
 }
 
 /// The text to move towards.
@@ -241,18 +232,6 @@ impl LatentOptimization {
         }
     }
 
-    /// `1 − logits / 100`, `logits = exp(logit_scale) · cos(CLIP(image), text)`, for one image
-    /// against the (precomputed, unit-norm) text features.
-    fn clip_term(&self, clip: &Clip, image: Tensor<4>, text: Tensor<2>) -> Result<Tensor<1>> {
-        let pixels = match self.clip_input {
-            ClipInput::Raw => styleclip_raw(image)?,
-            ClipInput::Normalized => clip_normalized(image, clip.config().image_resolution)?,
-        };
-        let img = l2_normalize(clip.encode_image(pixels));
-        let logits = img.matmul(text.transpose()) * clip.logit_scale_exp().reshape([1, 1]);
-        Ok(logits.reshape([1]).div_scalar(100.0).neg().add_scalar(1.0))
-    }
-
     /// Run from the W+ latent `start` (`[1, n_latent, style_dim]`) on its device.
     ///
     /// # Errors
@@ -309,7 +288,8 @@ impl LatentOptimization {
             }
         };
         let mut params: Vec<Tensor<2>> = init.iter().map(|t| t.clone().inner()).collect();
-        let mut adam: Vec<AdamMoments> = params.iter().map(AdamMoments::new).collect();
+        let adam = Adam::default();
+        let mut moments: Vec<Moments> = params.iter().map(|p| Moments::new(p, false)).collect();
         let mut history = Vec::with_capacity(self.steps);
         let mut latent = self.latent(generator, &params, n, d)?;
 
@@ -337,7 +317,8 @@ impl LatentOptimization {
                     generator.synthesis_from_styles(&code, NoiseMode::Const)
                 }
             };
-            let clip_loss = self.clip_term(clip, image.clone(), text.clone())?;
+            let clip_loss =
+                crate::edit::clip_loss(clip, self.clip_input, image.clone(), text.clone())?;
             let (mut total, mut l2_value, mut id_value) = (clip_loss.clone(), 0.0, 0.0);
             if self.mode == Mode::Edit {
                 let l2 = vars
@@ -372,7 +353,7 @@ impl LatentOptimization {
             for ((p, v), (m, &t)) in params
                 .iter_mut()
                 .zip(&vars)
-                .zip(adam.iter_mut().zip(&trainable))
+                .zip(moments.iter_mut().zip(&trainable))
             {
                 if !t {
                     continue;
@@ -380,7 +361,7 @@ impl LatentOptimization {
                 let g = v.grad(&grads).ok_or_else(|| {
                     Error::InvalidArgument("no gradient reached the latent".into())
                 })?;
-                *p = m.step(p.clone(), g, lr);
+                *p = adam.step(p.clone(), g, m, lr);
             }
             latent = self.latent(generator, &params, n, d)?;
             history.push(record);
@@ -417,42 +398,4 @@ impl LatentOptimization {
 
 fn scalar(t: Tensor<1>) -> f64 {
     t.into_scalar::<f32>() as f64
-}
-
-/// PyTorch's Adam for one tensor (β₁ 0.9, β₂ 0.999, ε 1e-8, no weight decay):
-/// `p ← p − lr/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε)`, bias corrections in f64.
-struct AdamMoments {
-    m: Tensor<2>,
-    v: Tensor<2>,
-    t: i32,
-}
-
-impl AdamMoments {
-    const BETA1: f64 = 0.9;
-    const BETA2: f64 = 0.999;
-    const EPS: f64 = 1e-8;
-
-    fn new(p: &Tensor<2>) -> Self {
-        Self {
-            m: p.zeros_like(),
-            v: p.zeros_like(),
-            t: 0,
-        }
-    }
-
-    fn step(&mut self, p: Tensor<2>, g: Tensor<2>, lr: f64) -> Tensor<2> {
-        self.t += 1;
-        self.m = self.m.clone().mul_scalar(Self::BETA1) + g.clone().mul_scalar(1.0 - Self::BETA1);
-        self.v =
-            self.v.clone().mul_scalar(Self::BETA2) + g.powi_scalar(2).mul_scalar(1.0 - Self::BETA2);
-        let bc1 = 1.0 - Self::BETA1.powi(self.t);
-        let bc2 = 1.0 - Self::BETA2.powi(self.t);
-        let denom = self
-            .v
-            .clone()
-            .sqrt()
-            .div_scalar(bc2.sqrt())
-            .add_scalar(Self::EPS);
-        p - (self.m.clone() / denom).mul_scalar(lr / bc1)
-    }
 }

@@ -25,7 +25,7 @@ use super::config::GeneratorConfig;
 use super::generator::Generator;
 use crate::error::{Error, Result};
 use crate::ops::make_kernel;
-use crate::weights::{CheckpointSource, TensorFile, named_params};
+use crate::weights::{CheckpointSource, TensorFile, named_params, save_safetensors};
 
 /// Metadata value that marks the crate's own generator files.
 pub const FORMAT: &str = "styleclip.stylegan2";
@@ -94,24 +94,6 @@ impl Generator {
 
     /// Save to the crate's own safetensors format (f32).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let mut tensors: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
-        for (key, data) in self.state_dict() {
-            let shape = data.shape().to_vec();
-            let values: Vec<f32> = data
-                .try_into_vec_as::<f32>()
-                .map_err(|e| Error::InvalidConfig(format!("cannot read parameter {key}: {e:?}")))?;
-            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            tensors.push((key, bytes, shape));
-        }
-        let views = tensors
-            .iter()
-            .map(|(k, b, s)| {
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                    .map(|v| (k.clone(), v))
-                    .map_err(|e| Error::InvalidConfig(format!("tensor {k}: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let config = serde_json::to_string(self.config())
             .map_err(|e| Error::InvalidConfig(e.to_string()))?;
         let meta: HashMap<String, String> = [
@@ -120,10 +102,7 @@ impl Generator {
             ("config".to_string(), config),
         ]
         .into();
-        safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| match e {
-            safetensors::SafeTensorError::IoError(io) => Error::io(path, io),
-            other => Error::InvalidConfig(other.to_string()),
-        })
+        save_safetensors(path.as_ref(), self.state_dict(), meta)
     }
 }
 
@@ -142,7 +121,8 @@ fn official_key(path: &str) -> String {
 
 /// Which sub-dictionary holds the generator.
 fn generator_prefix(file: &TensorFile) -> Result<String> {
-    for prefix in ["g_ema.", "", "g."] {
+    // `state_dict.decoder.`: the generator inside a StyleCLIP mapper checkpoint.
+    for prefix in ["g_ema.", "", "g.", "state_dict.decoder.", "decoder."] {
         if file.contains(&format!("{prefix}input.input")) {
             return Ok(prefix.to_string());
         }
@@ -150,7 +130,7 @@ fn generator_prefix(file: &TensorFile) -> Result<String> {
     Err(Error::NotACheckpoint {
         path: file.path().to_path_buf(),
         reason: "no StyleGAN2 generator in it (looked for `g_ema.input.input`, a bare state dict \
-                 with `input.input`, and `g.input.input`)"
+                 with `input.input`, `g.input.input` and a mapper checkpoint's `state_dict.decoder.input.input`)"
             .into(),
     })
 }
