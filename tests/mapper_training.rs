@@ -1,0 +1,189 @@
+//! Mapper training on the CPU with a small generator and CLIP: the CLIP loss falls, a resumed
+//! run continues exactly where the checkpoint stopped, observers can stop a run, and bad input
+//! gives errors.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use burn::prelude::*;
+use common::{fixture, rel_err, scratch};
+use styleclip::Error;
+use styleclip::clip::{Clip, ClipConfig};
+use styleclip::edit::mapper::{AnyMapper, MapperData, MapperTraining, TrainingEvent};
+use styleclip::edit::optim::OptimizerKind;
+use styleclip::stylegan2::Generator;
+
+fn nets(device: &Device) -> (Generator, Clip) {
+    let g = Generator::load(fixture("mapper/levels.pt"), device)
+        .unwrap()
+        .no_grad();
+    let config = ClipConfig {
+        embed_dim: 32,
+        image_resolution: 224,
+        vision_layers: 2,
+        vision_width: 128,
+        vision_heads: 2,
+        vision_patch_size: 32,
+        context_length: 77,
+        vocab_size: 49408,
+        text_width: 32,
+        text_heads: 2,
+        text_layers: 2,
+    };
+    let clip = Clip::load_with_config(fixture("optimization/clip.safetensors"), config, device)
+        .unwrap()
+        .no_grad();
+    (g, clip)
+}
+
+#[test]
+fn clip_loss_falls() {
+    let device = Device::flex().autodiff();
+    let (g, clip) = nets(&device);
+    let data = MapperData::sample(&g, 16, 4, 0.7, 3).unwrap();
+    let mut val = Vec::new();
+    let mut steps = 0;
+    let trained = MapperTraining::new("a face with blonde hair")
+        .with_steps(40)
+        .with_optimizer(OptimizerKind::Adam)
+        .with_lr(0.05)
+        .with_lambdas(1.0, 0.8, 0.0)
+        .with_validation(2, 2)
+        .with_intervals(20, 0, 0)
+        .run(&g, &clip, None, &data, |e| match e {
+            TrainingEvent::Step { step, .. } => steps = *step,
+            TrainingEvent::Validation { losses, .. } => val.push(losses.clip),
+            _ => {}
+        })
+        .unwrap();
+    assert_eq!(steps, 40);
+    assert_eq!(trained.history.len(), 40);
+    // The training losses of the first and last five steps, and validation after 20 and 40.
+    let first: f64 = trained.history[..5].iter().map(|l| l.clip).sum::<f64>() / 5.0;
+    let last: f64 = trained.history[35..].iter().map(|l| l.clip).sum::<f64>() / 5.0;
+    assert!(
+        last < first - 1e-3,
+        "CLIP loss did not fall: first 5 steps {first}, last 5 {last}"
+    );
+    assert_eq!(val.len(), 2);
+    assert!(
+        val[1] < val[0],
+        "validation CLIP loss did not fall: {val:?}"
+    );
+    let w = data.test.clone().unwrap().inner();
+    let edited = trained.mapper.edit(w.clone()).unwrap();
+    assert!(rel_err(edited, w) > 1e-4, "the mapper does not edit");
+}
+
+#[test]
+fn resume_continues_where_it_stopped() {
+    let device = Device::flex().autodiff();
+    let (g, clip) = nets(&device);
+    let data = MapperData::sample(&g, 6, 0, 0.7, 5).unwrap();
+    let dir = scratch("mapper-resume");
+    // Ranger: the lookahead sync at step 6 needs the restored slow weights; 3 batches per
+    // epoch, so the resumed run also starts a new shuffled epoch.
+    let training = MapperTraining::new("a smiling face")
+        .with_lambdas(1.0, 0.8, 0.0)
+        .with_steps(7)
+        .with_intervals(0, 4, 0)
+        .with_checkpoint_dir(&dir);
+    let mut saved = Vec::new();
+    let full = training
+        .run(&g, &clip, None, &data, |e| {
+            if let TrainingEvent::Checkpoint { path, .. } = e {
+                saved.push(path.to_path_buf());
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        saved,
+        vec![
+            dir.join("iteration_4.safetensors"),
+            dir.join("iteration_7.safetensors")
+        ]
+    );
+
+    let resumed = training
+        .clone()
+        .with_checkpoint_dir(dir.join("resumed"))
+        .with_resume(dir.join("iteration_4.safetensors"))
+        .run(&g, &clip, None, &data, |_| {})
+        .unwrap();
+    assert_eq!(resumed.steps, 7);
+    assert_eq!(resumed.history.len(), 3);
+    for (a, b) in resumed.history.iter().zip(&full.history[4..]) {
+        assert!(
+            (a.loss - b.loss).abs() < 1e-6,
+            "resumed loss {} vs {}",
+            a.loss,
+            b.loss
+        );
+    }
+    for ((k, a), (_, b)) in resumed
+        .mapper
+        .state_dict()
+        .into_iter()
+        .zip(full.mapper.state_dict())
+    {
+        let a = a.try_into_vec_as::<f32>().unwrap();
+        let b = b.try_into_vec_as::<f32>().unwrap();
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert_eq!(diff, 0.0, "{k} differs after resuming (max |Δ| {diff:e})");
+    }
+    // The final checkpoint loads as a mapper.
+    let m = AnyMapper::load(dir.join("iteration_7.safetensors"), &Device::flex()).unwrap();
+    assert_eq!(m.state_dict().len(), full.mapper.state_dict().len());
+}
+
+#[test]
+fn observer_stops_and_errors_are_reported() {
+    let device = Device::flex().autodiff();
+    let (g, clip) = nets(&device);
+    let data = MapperData::sample(&g, 4, 0, 0.7, 1).unwrap();
+    let t = MapperTraining::new("purple hair")
+        .with_lambdas(1.0, 0.8, 0.0)
+        .with_steps(10);
+    let run = t
+        .run(&g, &clip, None, &data, |e| match e {
+            TrainingEvent::Step { step: 2, .. } => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        })
+        .unwrap();
+    assert_eq!(run.steps, 2);
+
+    // NaN latents: a NaN loss, named with its step.
+    let nan = MapperData::new(Tensor::<3>::full([2, 10, 64], f32::NAN, &device), None);
+    match t.run(&g, &clip, None, &nan, |_| {}) {
+        Err(Error::InvalidArgument(m)) => assert!(m.contains("step 0"), "{m}"),
+        other => panic!("expected a NaN-loss error, got {other:?}"),
+    }
+    // λ_ID > 0 without ArcFace, an empty prompt, a plain device, too few latents.
+    let with_id = MapperTraining::new("purple hair").with_steps(1);
+    assert!(matches!(
+        with_id.run(&g, &clip, None, &data, |_| {}),
+        Err(Error::InvalidArgument(_))
+    ));
+    let empty = MapperTraining::new("  ").with_steps(1);
+    assert!(matches!(
+        empty.run(&g, &clip, None, &data, |_| {}),
+        Err(Error::InvalidArgument(_))
+    ));
+    let few = MapperData::new(data.train.clone().slice([0..1]), None);
+    assert!(matches!(
+        t.run(&g, &clip, None, &few, |_| {}),
+        Err(Error::InvalidArgument(_))
+    ));
+    let plain = Device::flex();
+    let (gp, cp) = nets(&plain);
+    let dp = MapperData::sample(&gp, 2, 0, 0.7, 1).unwrap();
+    assert!(matches!(
+        t.run(&gp, &cp, None, &dp, |_| {}),
+        Err(Error::InvalidArgument(_))
+    ));
+}
