@@ -251,7 +251,7 @@ fn coach(kind: OptimizerKind, name: &str) {
         let now = delta_of(trainer.mapper());
         let expected = probes
             .clone()
-            .slice([step..step + 1])
+            .narrow(0, step, 1)
             .reshape([1, 10, 64])
             .inner();
         let first_ref = first.get_or_insert_with(|| start.clone()).clone();

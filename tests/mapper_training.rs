@@ -174,7 +174,7 @@ fn observer_stops_and_errors_are_reported() {
         empty.run(&g, &clip, None, &data, |_| {}),
         Err(Error::InvalidArgument(_))
     ));
-    let few = MapperData::new(data.train.clone().slice([0..1]), None);
+    let few = MapperData::new(data.train.clone().narrow(0, 0, 1), None);
     assert!(matches!(
         t.run(&g, &clip, None, &few, |_| {}),
         Err(Error::InvalidArgument(_))
@@ -186,4 +186,37 @@ fn observer_stops_and_errors_are_reported() {
         t.run(&gp, &cp, None, &dp, |_| {}),
         Err(Error::InvalidArgument(_))
     ));
+}
+
+/// With λ_ID > 0 the ArcFace term `mean_b(1 − ⟨R(x̂_b), R(x_b)⟩)` joins the loss with its weight.
+#[test]
+fn id_term_enters_the_loss() {
+    use styleclip::arcface::ArcFace;
+    use styleclip::edit::mapper::{MapperOptions, MapperTrainer};
+    use styleclip::stylegan2::NoiseMode;
+
+    let device = Device::flex().autodiff();
+    let (g, clip) = nets(&device);
+    let arcface = ArcFace::new_seeded(0, &device).unwrap().no_grad();
+    let data = MapperData::sample(&g, 2, 0, 0.7, 9).unwrap();
+    let mapper = AnyMapper::new_seeded(MapperOptions::default(), &g, 4).unwrap();
+    let training = MapperTraining::new("a smiling face").with_lambdas(1.0, 0.8, 0.1);
+    let trainer = MapperTrainer::new(&training, &g, &clip, Some(&arcface), mapper.clone()).unwrap();
+    let (losses, x, x_hat) = trainer.evaluate(data.train.clone()).unwrap();
+    let w_hat = mapper.edit(data.train.clone()).unwrap();
+    let expected_x_hat = g.synthesis(w_hat, NoiseMode::Const);
+    assert!(rel_err(x_hat.clone(), expected_x_hat) < 1e-5);
+    let id: f32 = arcface.id_loss(x_hat, x).into_scalar();
+    assert!(losses.id > 1e-6, "the ID term is zero");
+    assert!(
+        (losses.id - id as f64).abs() < 1e-6,
+        "{} vs {id}",
+        losses.id
+    );
+    let total = losses.clip + 0.8 * losses.l2 + 0.1 * losses.id;
+    assert!(
+        (losses.loss - total).abs() < 1e-6,
+        "{} vs {total}",
+        losses.loss
+    );
 }

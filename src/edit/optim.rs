@@ -204,7 +204,7 @@ impl Ranger {
         } else {
             param - state.exp_avg.clone().mul_scalar(lr / bc1)
         };
-        if t % self.k == 0 {
+        if t.is_multiple_of(self.k) {
             let slow = state.slow_buffer.get_or_insert_with(|| param.clone());
             let new_slow = slow.clone() + (param - slow.clone()).mul_scalar(self.alpha);
             *slow = new_slow.clone();

@@ -197,6 +197,15 @@ pub struct TrainedMapper {
     pub validation: Vec<(usize, StepLosses)>,
     /// Steps completed in total (including those before a resume).
     pub steps: usize,
+    /// The official `opts` of the run (prompt, architecture, optimiser, λs).
+    pub opts: OfficialOpts,
+}
+
+impl TrainedMapper {
+    /// Save the mapper with the run's `opts` (the crate's safetensors format).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.mapper.save(path, &self.opts)
+    }
 }
 
 /// Mapper training with the official defaults; every setting has a `with_*`.
@@ -430,7 +439,7 @@ impl MapperTraining {
         let mut validation = Vec::new();
         let start = Instant::now();
         let mut order: (usize, Vec<usize>) = (usize::MAX, Vec::new());
-        let every = |interval: usize, step: usize| interval > 0 && step % interval == 0;
+        let every = |interval: usize, step: usize| interval > 0 && step.is_multiple_of(interval);
 
         while trainer.steps_done() < self.steps {
             let s = trainer.steps_done();
@@ -506,6 +515,7 @@ impl MapperTraining {
             mapper: trainer.mapper.valid(),
             history,
             validation,
+            opts,
         })
     }
 
