@@ -12,6 +12,8 @@ Everything official runs unmodified on CPU through shims:
   any style_dim);
 - `StyleCLIPMapper` builds `Generator(size, 512, 8)`; the shim builds the same class with
   style_dim 64, 2 mapping layers and small channels;
+- the checkpoints' storages are tagged `cuda:0`, as in the released mappers saved from the GPU
+  (the official loader maps them to the CPU);
 - `Coach`'s tensorboard writer and image logging are no-ops (logging only); workers are 0 so the
   data loader's shuffled order can be recorded.
 
@@ -108,7 +110,14 @@ def main():
         perturb(mapper, gen)
         net_sd = {f"mapper.{k}": v for k, v in mapper.state_dict().items()}
         net_sd.update({f"decoder.{k}": v for k, v in g.state_dict().items()})
-        torch.save({"state_dict": net_sd, "opts": vars(opts)}, os.path.join(OUT, name))
+        # The released mappers were saved from the GPU: their storages say `cuda:0`.
+        import torch.serialization as ser
+        tag = ser.location_tag
+        ser.location_tag = lambda storage: "cuda:0"
+        try:
+            torch.save({"state_dict": net_sd, "opts": vars(opts)}, os.path.join(OUT, name))
+        finally:
+            ser.location_tag = tag
         return mapper
 
     # LevelsMapper, all three levels.
