@@ -220,3 +220,32 @@ fn id_term_enters_the_loss() {
         losses.loss
     );
 }
+
+#[test]
+fn data_loads_from_latent_files() {
+    let device = Device::flex();
+    let g = Generator::load(fixture("mapper/levels.pt"), &device).unwrap();
+    let dir = scratch("mapper-data");
+    let train = Tensor::<3>::random([3, 10, 64], burn::tensor::Distribution::Default, &device);
+    let test = Tensor::<3>::random([2, 10, 64], burn::tensor::Distribution::Default, &device);
+    styleclip::latents::save_latent(dir.join("train.safetensors"), train.clone()).unwrap();
+    styleclip::latents::save_latent(dir.join("test.safetensors"), test.clone()).unwrap();
+    let data = MapperData::load(
+        &g,
+        dir.join("train.safetensors"),
+        Some(dir.join("test.safetensors").as_path()),
+    )
+    .unwrap();
+    assert_eq!(rel_err(data.train, train), 0.0);
+    assert_eq!(rel_err(data.test.unwrap(), test), 0.0);
+    // Latents of another generator are refused with both shapes named.
+    styleclip::latents::save_latent(
+        dir.join("bad.safetensors"),
+        Tensor::<3>::zeros([1, 18, 512], &device),
+    )
+    .unwrap();
+    assert!(matches!(
+        MapperData::load(&g, dir.join("bad.safetensors"), None),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}

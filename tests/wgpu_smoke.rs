@@ -42,3 +42,19 @@ fn generator_on_wgpu_matches_official() {
     }
     device.sync().unwrap();
 }
+
+#[test]
+fn mapper_on_wgpu_matches_official() {
+    use styleclip::edit::mapper::LevelsMapper;
+    let device = device_from_name("wgpu").unwrap();
+    let r = TensorFile::open(fixture("mapper/mapper.ref.safetensors")).unwrap();
+    let m = LevelsMapper::load(fixture("mapper/levels.pt"), &device).unwrap();
+    let w: Tensor<3> = load(&r, "w", &device);
+    assert_close(
+        "levels mapper delta",
+        m.forward(w),
+        load(&r, "levels.delta", &device),
+        1e-4,
+    );
+    device.sync().unwrap();
+}
