@@ -300,3 +300,38 @@ fn coach_adam_matches_official() {
 fn coach_ranger_matches_official() {
     coach(OptimizerKind::Ranger, "ranger");
 }
+
+/// The official PixelNorm mixes the W+ rows of a group (dim 1 of `[B, k, d]`); the
+/// `Features` fix treats every row on its own.
+#[test]
+fn pixel_norm_axis() {
+    use styleclip::edit::mapper::PixelNormAxis;
+    let device = Device::flex();
+    let r = reference();
+    let w: Tensor<3> = load(&r, "w", &device);
+    let m = LevelsMapper::load(fixture("mapper/levels.pt"), &device).unwrap();
+    let rows = m.forward(w.clone());
+    let f = m.with_pixel_norm(PixelNormAxis::Features);
+    let all = f.forward(w.clone());
+    assert!(
+        rel_err(all.clone(), rows) > 1e-2,
+        "the axis makes no difference"
+    );
+    // Changing the other rows of the medium group (4, 6, 7) moves row 5's output under the
+    // official norm only.
+    let other = Tensor::<3>::random([3, 10, 64], burn::tensor::Distribution::Default, &device);
+    let w2 = Tensor::cat(
+        vec![
+            w.clone().narrow(1, 0, 4),
+            other.clone().narrow(1, 4, 1),
+            w.clone().narrow(1, 5, 1),
+            other.narrow(1, 6, 2),
+            w.clone().narrow(1, 8, 2),
+        ],
+        1,
+    );
+    let row5 = |m: &LevelsMapper, x: Tensor<3>| m.forward(x).narrow(1, 5, 1);
+    assert_eq!(rel_err(row5(&f, w2.clone()), row5(&f, w.clone())), 0.0);
+    let m = LevelsMapper::load(fixture("mapper/levels.pt"), &device).unwrap();
+    assert!(rel_err(row5(&m, w2), row5(&m, w)) > 1e-3);
+}

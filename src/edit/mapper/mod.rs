@@ -272,6 +272,13 @@ impl LevelsMapper {
         &self.options
     }
 
+    /// Normalise over another axis ([`PixelNormAxis::Features`] is the conventional norm; the
+    /// official mappers were trained with [`PixelNormAxis::Rows`]).
+    pub fn with_pixel_norm(mut self, axis: PixelNormAxis) -> Self {
+        self.options.pixel_norm = axis;
+        self
+    }
+
     /// The raw mapper output `M(w)`, zeros for a switched-off group.
     ///
     /// # Shapes
