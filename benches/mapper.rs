@@ -1,5 +1,5 @@
 //! Method 2, the latent mapper:
-//! - `mapper_inference/levels/bN`: `ŵ = w + 0.1 · M(w)` for a LevelsMapper (18 × 512 W+);
+//! - `mapper_inference/levels_bN`: `ŵ = w + 0.1 · M(w)` for a LevelsMapper (18 × 512 W+);
 //! - `mapper_edit_synthesis/1024`: the mapper edit plus config-f synthesis at 1024 px, batch 1
 //!   (the paper's "75 ms" inference);
 //! - `mapper_train_step/256`: one official coach step (batch 2: G(w), G(ŵ), ViT-B/32 CLIP term on
@@ -31,7 +31,7 @@ fn inference(c: &mut Criterion) {
     let mut group = c.benchmark_group("mapper_inference");
     for b in [1, 8] {
         let w = Tensor::<3>::random([b, 18, 512], burn::tensor::Distribution::Default, &device);
-        group.bench_function(format!("levels/b{b}"), |bench| {
+        group.bench_function(format!("levels_b{b}"), |bench| {
             bench.iter(|| m.edit(w.clone()).into_data())
         });
     }

@@ -37,7 +37,7 @@ def main():
         w = torch.randn(b, 18, 512)
         with torch.no_grad():
             ms, n = timeit(lambda: w + 0.1 * mapper(w))
-        print(f"mapper_inference/levels/b{b}  {ms:.2f} ms  ({n} runs)")
+        print(f"mapper_inference/levels_b{b}  {ms:.2f} ms  ({n} runs)")
 
     g = sc.Generator(1024, 512, 8, channel_multiplier=2).eval()
     with torch.no_grad():
