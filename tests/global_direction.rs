@@ -9,7 +9,8 @@ use common::{fixture, scratch};
 use styleclip::Error;
 use styleclip::clip::{Clip, ClipConfig, Tokenizer};
 use styleclip::edit::global_direction::{
-    GlobalDirection, Relevance, RelevanceConfig, StatsAccumulator, StatsConfig, StyleStats,
+    ChannelReset, GlobalDirection, Quantize, Relevance, RelevanceConfig, StatsAccumulator,
+    StatsConfig, StyleStats,
 };
 use styleclip::stylegan2::{Generator, NoiseMode};
 
@@ -191,4 +192,31 @@ fn wrong_inputs_are_errors_that_name_the_problem() {
         matches!(not_stats, Error::NotACheckpoint { .. }),
         "{not_stats}"
     );
+}
+
+#[test]
+fn relevance_options_change_what_they_should() {
+    let device = Device::flex();
+    let g = Generator::load(fixture("optimization/generator.pt"), &device).unwrap();
+    let clip = tiny_clip(&device);
+    let stats = StyleStats::compute(&g, 8, 0, &device, |_| {}).unwrap();
+    // The 4 px conv layer only: 16 channels, 1 image.
+    let base = RelevanceConfig::new(1).with_max_resolution(Some(4));
+    assert_eq!(base.cost(&g).channels, 16);
+    let run = |c: &RelevanceConfig| c.compute(&g, &clip, &stats, None, |_| {}).unwrap();
+    let official = run(&base);
+    let per_channel = run(&base.clone().with_channel_reset(ChannelReset::PerChannel));
+    let rounded = run(&base.clone().with_quantize(Quantize::Round));
+    let batched = run(&base.clone().with_batch_size(5));
+    // Nothing was visited before channel 0: both resets agree there, and only there.
+    assert_eq!(official.values()[..32], per_channel.values()[..32]);
+    assert_ne!(official.values()[32..], per_channel.values()[32..]);
+    assert_ne!(official.values(), rounded.values());
+    // Batching mixes channels and images without changing the result.
+    let e = official
+        .values()
+        .iter()
+        .zip(batched.values())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(e < 1e-5, "batch size changed fs3 by {e}");
 }

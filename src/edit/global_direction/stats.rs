@@ -120,7 +120,13 @@ impl StatsConfig {
         self
     }
 
-    fn check(&self, g: &Generator) -> Result<()> {
+    fn check(&self, g: &Generator, device: &Device) -> Result<()> {
+        if *device != g.device() {
+            return Err(Error::InvalidArgument(format!(
+                "statistics must be sampled on the generator's device ({:?}), got {device:?}",
+                g.device()
+            )));
+        }
         if self.n == 0 || self.batch_size == 0 {
             return Err(Error::InvalidArgument(
                 "statistics need at least one latent and a positive batch size".into(),
@@ -176,7 +182,10 @@ impl StatsConfig {
     /// exactly as during the statistics run. `z` is the stream of
     /// [`Generator::sample_z`]`(n, seed)`.
     pub fn sample_styles(&self, g: &Generator, count: usize, device: &Device) -> Result<StyleCode> {
-        self.check(g)?;
+        self.check(g, device)?;
+        if count == 0 {
+            return Err(Error::InvalidArgument("no samples requested".into()));
+        }
         let center = self.center(g).to_device(device);
         let d = g.config().style_dim;
         let mut rng = StdRng::seed_from_u64(self.seed);
@@ -185,13 +194,14 @@ impl StatsConfig {
     }
 
     /// Stream the latents through the generator and return the per-channel statistics.
+    /// `device` must be the generator's.
     pub fn compute(
         &self,
         g: &Generator,
         device: &Device,
         mut progress: impl FnMut(StatsProgress),
     ) -> Result<StyleStats> {
-        self.check(g)?;
+        self.check(g, device)?;
         let start = Instant::now();
         let center = self.center(g).to_device(device);
         let d = g.config().style_dim;
