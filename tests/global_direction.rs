@@ -220,3 +220,97 @@ fn relevance_options_change_what_they_should() {
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     assert!(e < 1e-5, "batch size changed fs3 by {e}");
 }
+
+/// The FFHQ 1024 layout: 26 style layers, 17 of them convs with 6048 channels; the shipped
+/// script's 128 px cap leaves 11 layers and 5376 channels.
+#[test]
+fn ffhq_sized_relevance_maps_onto_the_layers() {
+    use styleclip::stylegan2::{LayerKind, StyleLayer};
+    let device = Device::flex();
+    let ch = [512, 512, 512, 512, 512, 256, 128, 64, 32];
+    let mut layers = vec![
+        StyleLayer {
+            kind: LayerKind::Conv,
+            resolution: 4,
+            channels: 512,
+            w_index: 0,
+        },
+        StyleLayer {
+            kind: LayerKind::ToRgb,
+            resolution: 4,
+            channels: 512,
+            w_index: 1,
+        },
+    ];
+    for j in 1..ch.len() {
+        let res = 4 << j;
+        let i = 2 * j - 1;
+        layers.push(StyleLayer {
+            kind: LayerKind::Conv,
+            resolution: res,
+            channels: ch[j - 1],
+            w_index: i,
+        });
+        layers.push(StyleLayer {
+            kind: LayerKind::Conv,
+            resolution: res,
+            channels: ch[j],
+            w_index: i + 1,
+        });
+        layers.push(StyleLayer {
+            kind: LayerKind::ToRgb,
+            resolution: res,
+            channels: ch[j],
+            w_index: i + 2,
+        });
+    }
+    assert_eq!(layers.len(), 26);
+    let n = |kind| {
+        layers
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.channels)
+            .sum::<usize>()
+    };
+    assert_eq!((n(LayerKind::Conv), n(LayerKind::ToRgb)), (6048, 3040));
+    let stats = StyleStats::from_parts(
+        &layers,
+        layers.iter().map(|l| vec![0.0; l.channels]).collect(),
+        layers.iter().map(|l| vec![2.0; l.channels]).collect(),
+        1,
+    )
+    .unwrap();
+    // Rows with a known relevance: row k points along axis k % 512 (sign alternating).
+    let fs3 = |rows: usize| {
+        let mut v = vec![0f32; rows * 512];
+        for k in 0..rows {
+            v[k * 512 + k % 512] = if k % 2 == 0 { 1.0 } else { -1.0 };
+        }
+        Relevance::from_values(v, rows, 512).unwrap()
+    };
+    let mut dt = vec![0f32; 512];
+    dt[7] = 1.0;
+    let dir = GlobalDirection::from_vector(dt, &device).unwrap();
+    for (rows, edited_layers) in [(6048, 17), (5376, 11)] {
+        let d = dir.delta(&fs3(rows), &stats, 0.5).unwrap();
+        // Rows ≡ 7 (mod 512) have r = −1 (odd rows): Δs = −1 · σ = −2 there, 0 elsewhere.
+        assert_eq!(d.channels, (0..rows).filter(|k| k % 512 == 7).count());
+        let mut row = 0;
+        let mut conv_seen = 0;
+        for (t, l) in d.delta.layers().iter().zip(&layers) {
+            let v = values(t.clone());
+            if l.kind == LayerKind::ToRgb || conv_seen >= edited_layers {
+                assert!(v.iter().all(|x| *x == 0.0));
+                continue;
+            }
+            conv_seen += 1;
+            for (c, x) in v.iter().enumerate() {
+                let want = if (row + c) % 512 == 7 { -2.0 } else { 0.0 };
+                assert_eq!(*x, want, "row {}", row + c);
+            }
+            row += l.channels;
+        }
+    }
+    let err = dir.delta(&fs3(6000), &stats, 0.5).unwrap_err();
+    assert!(err.to_string().contains("6048"), "{err}");
+}
