@@ -107,13 +107,14 @@ impl StyleCode {
     /// # Panics
     /// If the two codes have different layer layouts or incompatible batches; see
     /// [`StyleCode::try_apply`] for the checked version.
-    pub fn apply(&self, styles: &StyleCode, alpha: f32) -> StyleCode {
+    pub fn apply(&self, styles: &StyleCode, alpha: impl Into<f64>) -> StyleCode {
         self.try_apply(styles, alpha)
             .unwrap_or_else(|e| panic!("StyleCode::apply: {e}"))
     }
 
     /// [`StyleCode::apply`], with layout and batch mismatches as errors.
-    pub fn try_apply(&self, styles: &StyleCode, alpha: f32) -> Result<StyleCode> {
+    pub fn try_apply(&self, styles: &StyleCode, alpha: impl Into<f64>) -> Result<StyleCode> {
+        let alpha = alpha.into();
         if *self.info != *styles.info {
             return Err(Error::InvalidArgument(
                 "a style delta and the codes it edits must come from the same generator".into(),

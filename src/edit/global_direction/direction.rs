@@ -225,7 +225,8 @@ impl GlobalDirection {
     }
 
     /// How many channels `|r| ≥ β` selects.
-    pub fn channels_moved(&self, fs3: &Relevance, beta: f64) -> Result<usize> {
+    pub fn channels_moved(&self, fs3: &Relevance, beta: impl Into<f64>) -> Result<usize> {
+        let beta = beta.into();
         check_beta(beta)?;
         Ok(self
             .relevance(fs3)?
@@ -252,12 +253,24 @@ impl GlobalDirection {
     }
 
     /// Δs for threshold β (official `GetBoundary` + `SplitS(if_std=True)`), batch 1.
-    pub fn style_delta(&self, fs3: &Relevance, stats: &StyleStats, beta: f64) -> Result<StyleCode> {
+    pub fn style_delta(
+        &self,
+        fs3: &Relevance,
+        stats: &StyleStats,
+        beta: impl Into<f64>,
+    ) -> Result<StyleCode> {
         Ok(self.delta(fs3, stats, beta)?.delta)
     }
 
     /// Δs with the number of channels it moves.
-    pub fn delta(&self, fs3: &Relevance, stats: &StyleStats, beta: f64) -> Result<DirectionDelta> {
+    pub fn delta(
+        &self,
+        fs3: &Relevance,
+        stats: &StyleStats,
+        beta: impl Into<f64>,
+    ) -> Result<DirectionDelta> {
+        // β is compared in f64 with the f32 relevances promoted, as NumPy compares them.
+        let beta = beta.into();
         check_beta(beta)?;
         let r = self.relevance(fs3)?;
         let mut ds: Vec<f32> = r
