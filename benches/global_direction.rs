@@ -3,10 +3,12 @@
 //!   synthesis from S at `size` (config-f, constant noise), read back to the host;
 //! - `global_direction_text/vit_b_32`: Δt from a text pair (2 × 79 templates through ViT-B/32's
 //!   text tower);
-//! - `fs3_throughput/{size}`: channel relevance, 2 channels × 2 images (8 generator + 8 CLIP
-//!   forwards at 224 through the PIL-exact preprocessing), reported as channels per second.
+//! - `fs3_throughput/256`: channel relevance on a reduced configuration (256 px config-f,
+//!   ViT-B/32), 2 channels × 2 images (8 generator + 8 CLIP forwards at 224 through the
+//!   PIL-exact preprocessing), reported as channels per second.
 //!
-//! 256 px by default; `STYLECLIP_BENCH_1024=1` adds 1024 px (the edit at the paper's size).
+//! The edit runs at 256 px by default; `STYLECLIP_BENCH_1024=1` adds 1024 px (FFHQ config-f,
+//! the paper's size).
 //! Compare with the official PyTorch code in the same run: `scripts/bench_global_direction.sh`.
 
 use std::ops::ControlFlow;
@@ -117,7 +119,8 @@ fn fs3(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(30))
         .throughput(Throughput::Elements(channels as u64));
-    for size in sizes() {
+    // The reduced configuration only: 256 px config-f.
+    for size in [256] {
         let g = Generator::new(config(size), &device).unwrap();
         let stats = stats(&g, &device);
         let base = stats.sample_styles(&g, images, &device).unwrap();

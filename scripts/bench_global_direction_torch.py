@@ -3,8 +3,8 @@ cases of `benches/global_direction.rs`:
 - `global_direction_edit/{size}`: `GetBoundary` (β 0.15) + `MSCode` (α 4.1) + `GenerateImg`
   (generation from S with constant noise, uint8);
 - `global_direction_text/vit_b_32`: `GetDt` (2 × 79 templates through ViT-B/32);
-- `fs3_throughput/{size}`: the `SingleChannel.py` loop for 2 channels × 2 images
-  (`EditOneC` + `GetImgF` + `GetFs`).
+- `fs3_throughput/256`: the `SingleChannel.py` loop for 2 channels × 2 images
+  (`EditOneC` + `GetImgF` + `GetFs`), 256 px only.
 
     python scripts/bench_global_direction_torch.py /path/to/StyleCLIP
 
@@ -125,6 +125,8 @@ def main():
                 all_f.append(SingleChannel.GetImgF(out, model, preprocess))
             return SingleChannel.GetFs(np.array(all_f))
 
+        if size != 256:  # fs3 throughput: the reduced configuration only, as the Rust bench
+            continue
         saved = M.dlatents
         ms, n = timeit(channels, min_time=10.0, warmup=1)
         M.dlatents = saved

@@ -354,7 +354,22 @@ fn class_embedding(
 ) -> Result<Vec<f32>> {
     let texts: Vec<String> = templates.iter().map(|t| t.replace("{}", name)).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let tokens = tokenizer.tokenize(&refs, device)?;
+    let context = clip.config().context_length;
+    let rows = tokenizer.tokenize_ids(&refs, context, false)?;
+    // The text tower is causal and pools at the end token, so the padding after the longest
+    // prompt's end token cannot change any feature: run only up to there (templates are ~10
+    // tokens of the 77).
+    let eot = tokenizer.eot();
+    let len = rows
+        .iter()
+        .map(|r| r.iter().position(|&t| t == eot).map_or(context, |p| p + 1))
+        .max()
+        .unwrap_or(context);
+    let ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| r[..len].iter().map(|&t| i64::from(t)))
+        .collect();
+    let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows.len(), len]), device);
     let e = l2_normalize(clip.encode_text(tokens));
     let d = e.dims()[1];
     let v = host(e.mean_dim(0).reshape([1, d]))?;
