@@ -120,24 +120,23 @@ fn fs3(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(30))
         .throughput(Throughput::Elements(channels as u64));
     // The reduced configuration only: 256 px config-f.
-    for size in [256] {
-        let g = Generator::new(config(size), &device).unwrap();
-        let stats = stats(&g, &device);
-        let base = stats.sample_styles(&g, images, &device).unwrap();
-        let run = RelevanceConfig::new(images).with_batch_size(2 * images);
-        group.bench_function(format!("{size}"), |b| {
-            b.iter(|| {
-                run.compute_for_styles(&g, &clip, &stats, &base, None, |p| {
-                    if p.done >= channels {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                })
-                .unwrap()
+    let size = 256;
+    let g = Generator::new(config(size), &device).unwrap();
+    let stats = stats(&g, &device);
+    let base = stats.sample_styles(&g, images, &device).unwrap();
+    let run = RelevanceConfig::new(images).with_batch_size(2 * images);
+    group.bench_function(format!("{size}"), |b| {
+        b.iter(|| {
+            run.compute_for_styles(&g, &clip, &stats, &base, None, |p| {
+                if p.done >= channels {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
             })
-        });
-    }
+            .unwrap()
+        })
+    });
     group.finish();
 }
 
