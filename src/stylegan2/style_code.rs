@@ -100,4 +100,63 @@ impl StyleCode {
     pub fn with_layers(&self, layers: Vec<Tensor<2>>) -> Result<Self> {
         Self::new(layers, self.info.clone())
     }
+
+    /// `styles + α · self`: apply this delta (batch 1, broadcast over the batch, or the same
+    /// batch as `styles`) to style codes, layer by layer (official `MSCode` for one α).
+    ///
+    /// # Panics
+    /// If the two codes have different layer layouts or incompatible batches; see
+    /// [`StyleCode::try_apply`] for the checked version.
+    pub fn apply(&self, styles: &StyleCode, alpha: impl Into<f64>) -> StyleCode {
+        self.try_apply(styles, alpha)
+            .unwrap_or_else(|e| panic!("StyleCode::apply: {e}"))
+    }
+
+    /// [`StyleCode::apply`], with layout and batch mismatches as errors.
+    pub fn try_apply(&self, styles: &StyleCode, alpha: impl Into<f64>) -> Result<StyleCode> {
+        let alpha = alpha.into();
+        if *self.info != *styles.info {
+            return Err(Error::InvalidArgument(
+                "a style delta and the codes it edits must come from the same generator".into(),
+            ));
+        }
+        let (bd, bs) = (self.batch_size(), styles.batch_size());
+        if bd != 1 && bd != bs {
+            return Err(Error::InvalidArgument(format!(
+                "a style delta must have batch 1 or the codes' batch {bs}, got {bd}"
+            )));
+        }
+        let layers = self
+            .layers
+            .iter()
+            .zip(&styles.layers)
+            .map(|(d, s)| s.clone() + d.clone().mul_scalar(alpha).expand(s.dims()))
+            .collect();
+        Ok(Self::new_unchecked(layers, styles.info.clone()))
+    }
+
+    /// An α sweep (official `MSCode` with `M.alpha = alphas`): for each code of `styles`, one
+    /// edited code per α, batch `B · alphas.len()` ordered image-major (`[i, k]` at
+    /// `i · alphas.len() + k`).
+    pub fn apply_sweep(&self, styles: &StyleCode, alphas: &[f32]) -> Result<StyleCode> {
+        let (b, k) = (styles.batch_size(), alphas.len());
+        if k == 0 {
+            return Err(Error::InvalidArgument("no α values to sweep".into()));
+        }
+        let edits = alphas
+            .iter()
+            .map(|&a| self.try_apply(styles, a))
+            .collect::<Result<Vec<_>>>()?;
+        let layers = (0..self.layers.len())
+            .map(|j| {
+                let parts: Vec<Tensor<2>> = edits.iter().map(|e| e.layers[j].clone()).collect();
+                let c = parts[0].dims()[1];
+                // [k, b, c] → [b, k, c] → [b·k, c]
+                Tensor::stack::<3>(parts, 0)
+                    .swap_dims(0, 1)
+                    .reshape([b * k, c])
+            })
+            .collect();
+        Ok(Self::new_unchecked(layers, styles.info.clone()))
+    }
 }
