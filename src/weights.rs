@@ -536,37 +536,58 @@ impl ParamSource for CheckpointSource<'_> {
     }
 }
 
-/// Write `(key, data)` pairs as an f32 safetensors file with `metadata`.
+/// Write `(key, data)` pairs as an f32 safetensors file with `metadata` (see
+/// [`write_f32_safetensors`]).
 pub(crate) fn save_safetensors(
     path: &Path,
     tensors: Vec<(String, TensorData)>,
     metadata: HashMap<String, String>,
 ) -> Result<()> {
-    let mut blobs: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::with_capacity(tensors.len());
-    for (key, data) in tensors {
-        let shape = data.shape().to_vec();
-        let values: Vec<f32> = data
-            .try_into_vec_as::<f32>()
-            .map_err(|e| Error::InvalidArgument(format!("cannot read tensor {key}: {e:?}")))?;
-        blobs.push((
-            key,
-            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            shape,
-        ));
-    }
-    let views = blobs
+    let values = tensors
+        .into_iter()
+        .map(|(key, data)| {
+            let shape = data.shape().to_vec();
+            data.try_into_vec_as::<f32>()
+                .map(|v| (key.clone(), shape, v))
+                .map_err(|e| Error::InvalidArgument(format!("cannot read tensor {key}: {e:?}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let views: Vec<(String, Vec<usize>, &[f32])> = values
         .iter()
-        .map(|(k, b, s)| {
+        .map(|(k, s, v)| (k.clone(), s.clone(), v.as_slice()))
+        .collect();
+    write_f32_safetensors(path, &views, metadata)
+}
+
+/// Write f32 tensors `(key, shape, values)` as safetensors with `metadata`, through a temporary
+/// `<path>.partial` and a rename, so an interrupted write never leaves a truncated file.
+pub(crate) fn write_f32_safetensors(
+    path: &Path,
+    tensors: &[(String, Vec<usize>, &[f32])],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((k, s, _), b)| {
             safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
                 .map(|v| (k.clone(), v))
                 .map_err(|e| Error::InvalidArgument(format!("tensor {k}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
     let metadata = (!metadata.is_empty()).then_some(metadata);
-    safetensors::serialize_to_file(views, metadata, path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(io) => Error::io(path, io),
+    safetensors::serialize_to_file(views, metadata, &tmp).map_err(|e| match e {
+        safetensors::SafeTensorError::IoError(io) => Error::io(&tmp, io),
         other => Error::InvalidArgument(other.to_string()),
-    })
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Every float parameter of a module as `(path, data)`, the path joining field names and vector

@@ -7,7 +7,6 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::module::linear;
 
 use crate::error::Result;
 use crate::ops::{ModConvMode, fused_leaky_relu, make_kernel, modulated_conv2d, upfirdn2d};
@@ -71,16 +70,28 @@ impl EqualLinear {
         })
     }
 
+    /// The input is flattened to 2-D and the equalized-lr scale applied to the (small) output
+    /// rather than the (512 × 512) weight: on flex a 3-D `linear` against the transposed weight
+    /// view took 0.32 ms for `[1, 4, 512]`, the 2-D product 0.14 ms.
+    ///
     /// # Shapes
     /// `[.., in] → [.., out]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let w = self.weight.val().mul_scalar(self.scale).transpose();
+        let mut dims = x.dims();
+        let [out, inp] = self.weight.dims();
+        let rows = dims[..D - 1].iter().product();
+        let y = x
+            .reshape([rows, inp])
+            .matmul(self.weight.val().transpose())
+            .mul_scalar(self.scale);
         let b = self.bias.val().mul_scalar(self.lr_mul);
-        if self.activate {
-            fused_leaky_relu(linear(x, w, None), Some(b), D - 1)
+        let y = if self.activate {
+            fused_leaky_relu(y, Some(b), 1)
         } else {
-            linear(x, w, Some(b))
-        }
+            y + b.reshape([1, out])
+        };
+        dims[D - 1] = out;
+        y.reshape(dims)
     }
 }
 

@@ -13,8 +13,10 @@
 //! The paper's equation omits the max-normalisation and the std scaling; the code has both,
 //! and so does this port. Unlike `clip.tokenize`'s fixed 77 tokens, the prompts run through the
 //! text tower only up to the longest one's end token: the tower is causal and pools at the end
-//! token, so the features are the same (to float rounding) for a fraction of the work. With no channel at or above β the official code divides 0 by 0 and
-//! edits with NaN; here that is an [`Error::InvalidArgument`].
+//! token, so the features are the same (to float rounding) for a fraction of the work.
+//!
+//! With no channel at or above β the official code divides 0 by 0 and edits with NaN; here that
+//! is an [`Error::InvalidArgument`].
 
 use burn::prelude::*;
 

@@ -87,31 +87,4 @@ pub(crate) fn fnv1a(h: u64, values: &[f32]) -> u64 {
 /// The FNV-1a offset basis.
 pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// Write safetensors f32 tensors with metadata, through a temporary file and a rename.
-pub(crate) fn write_f32_safetensors(
-    path: &std::path::Path,
-    tensors: &[(String, Vec<usize>, &[f32])],
-    metadata: std::collections::HashMap<String, String>,
-) -> Result<()> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let views = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((k, s, _), b)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                .map(|v| (k.clone(), v))
-                .map_err(|e| Error::InvalidArgument(e.to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(io) => Error::io(&tmp, io),
-        other => Error::InvalidArgument(other.to_string()),
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
+pub(crate) use crate::weights::write_f32_safetensors;
