@@ -7,7 +7,7 @@ mod common;
 use burn::prelude::*;
 use common::{fixture, scratch};
 use styleclip::Error;
-use styleclip::clip::{Clip, ClipConfig, Tokenizer};
+use styleclip::clip::{Clip, Tokenizer};
 use styleclip::edit::global_direction::{
     ChannelReset, GlobalDirection, Quantize, Relevance, RelevanceConfig, StatsAccumulator,
     StatsConfig, StyleStats,
@@ -15,19 +15,7 @@ use styleclip::edit::global_direction::{
 use styleclip::stylegan2::{Generator, NoiseMode};
 
 fn tiny_clip(device: &Device) -> Clip {
-    let config = ClipConfig {
-        embed_dim: 32,
-        image_resolution: 224,
-        vision_layers: 2,
-        vision_width: 128,
-        vision_heads: 2,
-        vision_patch_size: 32,
-        context_length: 77,
-        vocab_size: 49408,
-        text_width: 32,
-        text_heads: 2,
-        text_layers: 2,
-    };
+    let config = common::tiny_clip_config();
     Clip::load_with_config(fixture("optimization/clip.safetensors"), config, device).unwrap()
 }
 

@@ -6,11 +6,13 @@
 
 mod common;
 
+use common::tiny_clip_config;
+
 use std::ops::ControlFlow;
 
 use burn::prelude::*;
 use common::{fixture, load, scratch};
-use styleclip::clip::{Clip, ClipConfig, Tokenizer};
+use styleclip::clip::{Clip, Tokenizer};
 use styleclip::edit::global_direction::{
     GlobalDirection, IMAGENET_TEMPLATES, Relevance, RelevanceConfig, StatsAccumulator, StatsConfig,
     StyleStats, TruncationVariant,
@@ -21,22 +23,6 @@ use styleclip::weights::TensorFile;
 const PAIRS: [(&str, &str); 2] = [("face", "smiling face"), ("female face", "male face")];
 const BETAS: [f32; 3] = [0.1, 0.17, 0.25];
 const ALPHAS: [f32; 3] = [-3.0, 1.5, 4.1];
-
-fn tiny_clip_config() -> ClipConfig {
-    ClipConfig {
-        embed_dim: 32,
-        image_resolution: 224,
-        vision_layers: 2,
-        vision_width: 128,
-        vision_heads: 2,
-        vision_patch_size: 32,
-        context_length: 77,
-        vocab_size: 49408,
-        text_width: 32,
-        text_heads: 2,
-        text_layers: 2,
-    }
-}
 
 fn generator(device: &Device) -> Generator {
     Generator::load(fixture("optimization/generator.pt"), device).unwrap()

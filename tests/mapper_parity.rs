@@ -4,10 +4,12 @@
 
 mod common;
 
+use common::tiny_clip_config;
+
 use burn::prelude::*;
 use common::{assert_close, fixture, load, rel_err, scratch};
 use styleclip::Error;
-use styleclip::clip::{Clip, ClipConfig};
+use styleclip::clip::Clip;
 use styleclip::edit::mapper::{
     AnyMapper, LevelsMapper, MapperCheckpoint, MapperKind, MapperTrainer, MapperTraining,
 };
@@ -172,22 +174,6 @@ fn optimisers_match_official() {
                 assert_close(&format!("{name} {key} step {i}"), p.clone(), expected, 1e-6);
             }
         }
-    }
-}
-
-fn tiny_clip_config() -> ClipConfig {
-    ClipConfig {
-        embed_dim: 32,
-        image_resolution: 224,
-        vision_layers: 2,
-        vision_width: 128,
-        vision_heads: 2,
-        vision_patch_size: 32,
-        context_length: 77,
-        vocab_size: 49408,
-        text_width: 32,
-        text_heads: 2,
-        text_layers: 2,
     }
 }
 

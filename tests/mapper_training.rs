@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use burn::prelude::*;
 use common::{fixture, rel_err, scratch};
 use styleclip::Error;
-use styleclip::clip::{Clip, ClipConfig};
+use styleclip::clip::Clip;
 use styleclip::edit::mapper::{AnyMapper, MapperData, MapperTraining, TrainingEvent};
 use styleclip::edit::optim::OptimizerKind;
 use styleclip::stylegan2::Generator;
@@ -18,19 +18,7 @@ fn nets(device: &Device) -> (Generator, Clip) {
     let g = Generator::load(fixture("mapper/levels.pt"), device)
         .unwrap()
         .no_grad();
-    let config = ClipConfig {
-        embed_dim: 32,
-        image_resolution: 224,
-        vision_layers: 2,
-        vision_width: 128,
-        vision_heads: 2,
-        vision_patch_size: 32,
-        context_length: 77,
-        vocab_size: 49408,
-        text_width: 32,
-        text_heads: 2,
-        text_layers: 2,
-    };
+    let config = common::tiny_clip_config();
     let clip = Clip::load_with_config(fixture("optimization/clip.safetensors"), config, device)
         .unwrap()
         .no_grad();

@@ -4,28 +4,14 @@
 
 mod common;
 
+use common::tiny_clip_config;
+
 use burn::prelude::*;
 use common::{assert_close, fixture, load};
-use styleclip::clip::{Clip, ClipConfig};
+use styleclip::clip::Clip;
 use styleclip::edit::optimization::{Latent, LatentOptimization, Space};
 use styleclip::stylegan2::{Generator, NoiseMode};
 use styleclip::weights::TensorFile;
-
-fn tiny_clip_config() -> ClipConfig {
-    ClipConfig {
-        embed_dim: 32,
-        image_resolution: 224,
-        vision_layers: 2,
-        vision_width: 128,
-        vision_heads: 2,
-        vision_patch_size: 32,
-        context_length: 77,
-        vocab_size: 49408,
-        text_width: 32,
-        text_heads: 2,
-        text_layers: 2,
-    }
-}
 
 fn flat(latent: &Latent) -> Vec<f32> {
     match latent {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
+use styleclip::clip::ClipConfig;
 use styleclip::weights::TensorFile;
 
 /// `tests/fixtures/<rel>`.
@@ -54,4 +55,22 @@ pub fn write_f16_safetensors(path: &std::path::Path, tensors: &[(String, Vec<usi
         })
         .collect();
     safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+/// The configuration of the tiny 224 px CLIP in `tests/fixtures/optimization/clip.safetensors`
+/// (2 text heads of width 16, so it cannot be inferred from shapes), shared by the method tests.
+pub fn tiny_clip_config() -> ClipConfig {
+    ClipConfig {
+        embed_dim: 32,
+        image_resolution: 224,
+        vision_layers: 2,
+        vision_width: 128,
+        vision_heads: 2,
+        vision_patch_size: 32,
+        context_length: 77,
+        vocab_size: 49408,
+        text_width: 32,
+        text_heads: 2,
+        text_layers: 2,
+    }
 }

@@ -75,6 +75,16 @@ pub enum PixelNormAxis {
     Features,
 }
 
+impl PixelNormAxis {
+    /// The axis of a `[B, k, d]` W+ group slice.
+    fn dim(self) -> usize {
+        match self {
+            Self::Rows => 1,
+            Self::Features => 2,
+        }
+    }
+}
+
 /// Which mapper architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MapperKind {
@@ -285,10 +295,7 @@ impl LevelsMapper {
     /// `[B, n_latent, d] → [B, n_latent, d]`
     pub fn forward(&self, w: Tensor<3>) -> Tensor<3> {
         let [b, n, d] = w.dims();
-        let norm_dim = match self.options.pixel_norm {
-            PixelNormAxis::Rows => 1,
-            PixelNormAxis::Features => 2,
-        };
+        let norm_dim = self.options.pixel_norm.dim();
         let bounds = [0, LEVEL_BOUNDS[0].min(n), LEVEL_BOUNDS[1].min(n), n];
         let groups = [
             &self.course_mapping,
@@ -379,10 +386,7 @@ impl SingleMapper {
     /// # Shapes
     /// `[B, n_latent, d] → [B, n_latent, d]`
     pub fn forward(&self, w: Tensor<3>) -> Tensor<3> {
-        let norm_dim = match self.options.pixel_norm {
-            PixelNormAxis::Rows => 1,
-            PixelNormAxis::Features => 2,
-        };
+        let norm_dim = self.options.pixel_norm.dim();
         self.mapping.forward(w, norm_dim)
     }
 
