@@ -51,3 +51,10 @@ pub fn clip_loss(
     let logits = img.matmul(text.transpose()) * clip.logit_scale_exp().reshape([1, 1]);
     Ok(logits.div_scalar(100.0).neg().add_scalar(1.0).mean())
 }
+
+/// A float tensor's values on the host (one device → host transfer).
+pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| crate::Error::InvalidArgument(format!("cannot read tensor: {e:?}")))
+}

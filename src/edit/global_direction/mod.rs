@@ -59,21 +59,12 @@ pub use stats::{StatsAccumulator, StatsConfig, StatsProgress, StyleStats, Trunca
 
 use std::time::Duration;
 
-use burn::prelude::*;
-
-use crate::error::{Error, Result};
-
 /// Estimated time left, from the rate so far.
 pub(crate) fn eta(elapsed: Duration, done: usize, total: usize) -> Option<Duration> {
     (done > 0).then(|| elapsed.mul_f64((total - done.min(total)) as f64 / done as f64))
 }
 
-/// A float tensor's values on the host.
-pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| Error::InvalidArgument(format!("cannot read tensor: {e:?}")))
-}
+pub(crate) use crate::edit::host;
 
 /// FNV-1a over `f32` bit patterns, to recognise the inputs of a resumed run.
 pub(crate) fn fnv1a(h: u64, values: &[f32]) -> u64 {

@@ -37,7 +37,7 @@
 pub mod training;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -239,19 +239,12 @@ impl LevelsMapper {
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
-        Self::build(&mut RandomInit::new(seed, device), "", options, dim)
+        Self::build(&mut RandomInit::new(seed, device), options, dim)
     }
 
-    fn build<S: ParamSource>(
-        src: &mut S,
-        prefix: &str,
-        options: MapperOptions,
-        dim: usize,
-    ) -> Result<Self> {
+    fn build<S: ParamSource>(src: &mut S, options: MapperOptions, dim: usize) -> Result<Self> {
         let mut group = |off: bool, name: &str| -> Result<Option<Mapper>> {
-            (!off)
-                .then(|| Mapper::build(src, &join(prefix, name), dim))
-                .transpose()
+            (!off).then(|| Mapper::build(src, name, dim)).transpose()
         };
         Ok(Self {
             course_mapping: group(options.no_coarse, "course_mapping")?,
@@ -358,17 +351,12 @@ impl SingleMapper {
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
-        Self::build(&mut RandomInit::new(seed, device), "", options, dim)
+        Self::build(&mut RandomInit::new(seed, device), options, dim)
     }
 
-    fn build<S: ParamSource>(
-        src: &mut S,
-        prefix: &str,
-        options: MapperOptions,
-        dim: usize,
-    ) -> Result<Self> {
+    fn build<S: ParamSource>(src: &mut S, options: MapperOptions, dim: usize) -> Result<Self> {
         Ok(Self {
-            mapping: Mapper::build(src, &join(prefix, "mapping"), dim)?,
+            mapping: Mapper::build(src, "mapping", dim)?,
             options: MapperOptions {
                 kind: MapperKind::Single,
                 ..options
@@ -427,25 +415,18 @@ impl StyleSpaceMapper {
             .filter(|(_, l)| full || l.kind == LayerKind::Conv)
             .map(|(i, _)| i)
             .collect();
-        Self::build(
-            &mut RandomInit::new(seed, device),
-            "",
-            options,
-            dims,
-            mapped,
-        )
+        Self::build(&mut RandomInit::new(seed, device), options, dims, mapped)
     }
 
     fn build<S: ParamSource>(
         src: &mut S,
-        prefix: &str,
         options: MapperOptions,
         dims: Vec<usize>,
         layers: Vec<usize>,
     ) -> Result<Self> {
         let mappers = layers
             .iter()
-            .map(|&l| Mapper::build(src, &join(prefix, &format!("mapper_{l}")), dims[l]))
+            .map(|&l| Mapper::build(src, &format!("mapper_{l}"), dims[l]))
             .collect::<Result<_>>()?;
         let kind = if layers.len() == dims.len() {
             MapperKind::StyleSpaceFull
@@ -675,26 +656,21 @@ impl MapperCheckpoint {
         } else {
             options_from_opts(&opts, from_keys.clone(), path)?
         };
-        let same = |a: &MapperOptions, b: &MapperOptions| {
-            a.kind.is_style_space() == b.kind.is_style_space()
-                && (a.kind == b.kind || a.kind.is_style_space())
-                && (a.kind != MapperKind::Levels
-                    || (a.no_coarse, a.no_medium, a.no_fine)
-                        == (b.no_coarse, b.no_medium, b.no_fine))
-        };
-        if !same(&options, &from_keys) {
+        // Without or with ToRGB mappers is settled by the mapped layers, not by the kind.
+        let kinds_agree = options.kind == from_keys.kind
+            || (options.kind.is_style_space() && from_keys.kind.is_style_space());
+        let groups = |o: &MapperOptions| (o.no_coarse, o.no_medium, o.no_fine);
+        if !kinds_agree
+            || (options.kind == MapperKind::Levels && groups(&options) != groups(&from_keys))
+        {
             return Err(Error::InvalidConfig(format!(
-                "{}: its options say {:?} (no_coarse {}, no_medium {}, no_fine {}) but its keys \
-                 hold {:?} (no_coarse {}, no_medium {}, no_fine {})",
+                "{}: its options say {:?} with (no_coarse, no_medium, no_fine) = {:?}, but its \
+                 keys hold {:?} with {:?}",
                 path.display(),
                 options.kind,
-                options.no_coarse,
-                options.no_medium,
-                options.no_fine,
+                groups(&options),
                 from_keys.kind,
-                from_keys.no_coarse,
-                from_keys.no_medium,
-                from_keys.no_fine
+                groups(&from_keys)
             )));
         }
         Ok(Self {
@@ -725,6 +701,11 @@ impl MapperCheckpoint {
         self.file.path()
     }
 
+    /// The opened file (training checkpoints keep optimiser state and metadata in it).
+    pub(crate) fn file(&self) -> &TensorFile {
+        &self.file
+    }
+
     /// Build the mapper.
     pub fn mapper(&self, device: &Device) -> Result<AnyMapper> {
         let mut src = CheckpointSource::new(&self.file, &self.prefix, device);
@@ -739,17 +720,15 @@ impl MapperCheckpoint {
                         .find(|g| self.file.contains(&format!("{p}{g}.mapping.1.weight")))
                         .unwrap_or("course_mapping")
                 ))?;
-                AnyMapper::Levels(LevelsMapper::build(&mut src, "", options, dim)?)
+                AnyMapper::Levels(LevelsMapper::build(&mut src, options, dim)?)
             }
             MapperKind::Single => {
                 let dim = self.width(&format!("{p}mapping.mapping.1.weight"))?;
-                AnyMapper::Single(SingleMapper::build(&mut src, "", options, dim)?)
+                AnyMapper::Single(SingleMapper::build(&mut src, options, dim)?)
             }
             MapperKind::StyleSpace | MapperKind::StyleSpaceFull => {
                 let (dims, layers) = self.style_space_layers()?;
-                AnyMapper::StyleSpace(StyleSpaceMapper::build(
-                    &mut src, "", options, dims, layers,
-                )?)
+                AnyMapper::StyleSpace(StyleSpaceMapper::build(&mut src, options, dims, layers)?)
             }
         })
     }
@@ -936,9 +915,4 @@ fn options_from_opts(
         no_fine: flag("no_fine_mapper"),
         ..MapperOptions::default()
     })
-}
-
-/// Where training checkpoints go: `dir/best_model.safetensors`, `dir/iteration_{step}.safetensors`.
-pub(crate) fn checkpoint_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.safetensors"))
 }

@@ -39,10 +39,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::{
-    AnyMapper, FORMAT, MapperCheckpoint, MapperKind, MapperOptions, OfficialOpts, checkpoint_path,
-    to_json,
-};
+use super::{AnyMapper, MapperCheckpoint, MapperKind, MapperOptions, OfficialOpts};
 use crate::arcface::ArcFace;
 use crate::clip::Clip;
 use crate::clip::model::l2_normalize;
@@ -53,7 +50,7 @@ use crate::error::{Error, Result};
 use crate::latents::load_w_plus;
 use crate::stylegan2::{Generator, NoiseMode, StyleCode};
 use crate::tokenizer::Tokenizer;
-use crate::weights::{TensorFile, save_safetensors};
+use crate::weights::save_safetensors;
 
 /// W+ latents to train and validate on.
 #[derive(Debug, Clone)]
@@ -413,6 +410,7 @@ impl MapperTraining {
         self.validate_settings()?;
         let device = generator.device();
         let train = data.train.clone().to_device(&device).detach();
+        let test = data.test.clone().map(|t| t.to_device(&device).detach());
         let [n, _, _] = train.dims();
         if n < self.batch_size {
             return Err(Error::InvalidArgument(format!(
@@ -449,7 +447,7 @@ impl MapperTraining {
             }
             let idx = &order.1[batch * self.batch_size..(batch + 1) * self.batch_size];
             let w = select_rows(&train, idx);
-            let losses = trainer.step(w.clone())?;
+            let (losses, x, x_hat) = trainer.train_step(w)?;
             let done = trainer.steps_done();
             history.push(losses);
             let mut stop = observer(&TrainingEvent::Step {
@@ -462,7 +460,6 @@ impl MapperTraining {
             let last = done == self.steps || stop;
 
             if every(self.image_interval, done) {
-                let (_, x, x_hat) = trainer.evaluate(w)?;
                 stop |= observer(&TrainingEvent::Images {
                     step: done,
                     source: &x,
@@ -471,10 +468,10 @@ impl MapperTraining {
                 .stop();
             }
             let mut val = None;
-            if let Some(test) = &data.test
+            if let Some(test) = &test
                 && (every(self.val_interval, done) || last)
             {
-                let losses = self.validate(&trainer, &test.clone().to_device(&device))?;
+                let losses = self.validate(&trainer, test)?;
                 let is_best = best.is_none_or(|b| losses.loss < b);
                 if is_best {
                     best = Some(losses.loss);
@@ -497,7 +494,7 @@ impl MapperTraining {
                     names.push(format!("iteration_{done}"));
                 }
                 for name in names {
-                    let path = checkpoint_path(dir, &name);
+                    let path = dir.join(format!("{name}.safetensors"));
                     trainer.save(&path, &opts, best)?;
                     stop |= observer(&TrainingEvent::Checkpoint {
                         step: done,
@@ -524,9 +521,10 @@ impl MapperTraining {
         let batches = (m / self.test_batch_size).min(self.val_batches);
         let all = (0..batches)
             .map(|b| {
-                let idx: Vec<usize> =
-                    (b * self.test_batch_size..(b + 1) * self.test_batch_size).collect();
-                trainer.evaluate(select_rows(test, &idx)).map(|(l, _, _)| l)
+                let batch = test
+                    .clone()
+                    .narrow(0, b * self.test_batch_size, self.test_batch_size);
+                trainer.evaluate(batch).map(|(l, _, _)| l)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(StepLosses::mean(&all))
@@ -631,7 +629,7 @@ impl<'a> MapperTrainer<'a> {
             )));
         }
         let mut trainer = Self::new(training, generator, clip, arcface, mapper)?;
-        let file = TensorFile::open(path)?;
+        let file = ckpt.file();
         let meta = file.metadata();
         let num = |k: &str| -> Result<Option<f64>> {
             meta.get(k)
@@ -647,7 +645,12 @@ impl<'a> MapperTrainer<'a> {
             source_name: path.display().to_string(),
         })?;
         trainer.steps_done = steps as usize;
-        let names = param_names(&trainer.mapper);
+        let names: Vec<String> = file
+            .keys()
+            .iter()
+            .filter_map(|k| k.strip_prefix("optim.")?.strip_suffix(".exp_avg"))
+            .map(str::to_string)
+            .collect();
         for name in names {
             let get = |what: &str| -> Result<Option<Tensor<2>>> {
                 let key = format!("optim.{name}.{what}");
@@ -735,20 +738,30 @@ impl<'a> MapperTrainer<'a> {
         Ok((total, [clip, l2, id], x, x_hat))
     }
 
-    fn record(total: &Tensor<1>, terms: &[Tensor<1>; 3]) -> StepLosses {
-        let v = |t: &Tensor<1>| t.clone().into_scalar::<f32>() as f64;
-        StepLosses {
-            loss: v(total),
-            clip: v(&terms[0]),
-            l2: v(&terms[1]),
-            id: v(&terms[2]),
-        }
+    /// The four numbers, read back from the device in one transfer.
+    fn record(total: &Tensor<1>, terms: &[Tensor<1>; 3]) -> Result<StepLosses> {
+        let all = Tensor::cat(
+            vec![
+                total.clone().detach(),
+                terms[0].clone().detach(),
+                terms[1].clone().detach(),
+                terms[2].clone().detach(),
+            ],
+            0,
+        );
+        let v = crate::edit::host(all)?;
+        Ok(StepLosses {
+            loss: v[0] as f64,
+            clip: v[1] as f64,
+            l2: v[2] as f64,
+            id: v[3] as f64,
+        })
     }
 
     /// Losses and images for a batch without updating anything.
     pub fn evaluate(&self, w: Tensor<3>) -> Result<(StepLosses, Tensor<4>, Tensor<4>)> {
         let (total, terms, x, x_hat) = self.losses(w)?;
-        Ok((Self::record(&total, &terms), x, x_hat.detach()))
+        Ok((Self::record(&total, &terms)?, x, x_hat.detach()))
     }
 
     /// One optimiser step on the batch `w` (`[B, n_latent, style_dim]`); returns its losses
@@ -757,6 +770,14 @@ impl<'a> MapperTrainer<'a> {
     /// # Errors
     /// A latent of the wrong shape, or a NaN/infinite loss (naming the step and the terms).
     pub fn step(&mut self, w: Tensor<3>) -> Result<StepLosses> {
+        self.train_step(w).map(|(losses, _, _)| losses)
+    }
+
+    /// [`step`](Self::step), also returning that step's `G(w)` and `G(ŵ)` (before the update).
+    pub(crate) fn train_step(
+        &mut self,
+        w: Tensor<3>,
+    ) -> Result<(StepLosses, Tensor<4>, Tensor<4>)> {
         let cfg = self.generator.config();
         let [b, n, d] = w.dims();
         if b == 0 || (n, d) != (cfg.n_latent(), cfg.style_dim) {
@@ -766,8 +787,8 @@ impl<'a> MapperTrainer<'a> {
                 cfg.style_dim
             )));
         }
-        let (total, terms, _, _) = self.losses(w)?;
-        let record = Self::record(&total, &terms);
+        let (total, terms, x, x_hat) = self.losses(w)?;
+        let record = Self::record(&total, &terms)?;
         if !record.loss.is_finite() {
             return Err(Error::InvalidArgument(format!(
                 "loss is {} at step {} (clip {}, l2 {}, id {})",
@@ -789,7 +810,7 @@ impl<'a> MapperTrainer<'a> {
         }
         self.mapper = mapper;
         self.steps_done += 1;
-        Ok(record)
+        Ok((record, x, x_hat.detach()))
     }
 
     /// Save a training checkpoint: the mapper under official keys, the optimiser state, the
@@ -808,14 +829,9 @@ impl<'a> MapperTrainer<'a> {
         }
         let mut meta = self.mapper.metadata(opts)?;
         meta.insert("step".into(), self.steps_done.to_string());
-        meta.insert(
-            "optimizer".into(),
-            to_json(&format!("{:?}", self.optimizer))?,
-        );
         if let Some(b) = best_val_loss {
             meta.insert("best_val_loss".into(), b.to_string());
         }
-        debug_assert_eq!(meta.get("format").map(String::as_str), Some(FORMAT));
         save_safetensors(path, tensors, meta)
     }
 }
@@ -826,14 +842,6 @@ fn as_2d(shape: &[usize]) -> [usize; 2] {
         [n] => [1, *n],
         [r, rest @ ..] => [*r, rest.iter().product()],
     }
-}
-
-/// Module paths of the float parameters, in visiting order.
-fn param_names(m: &AnyMapper) -> Vec<String> {
-    crate::weights::named_params(m)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect()
 }
 
 /// Replaces every parameter by its optimiser update.
