@@ -8,11 +8,13 @@
 //! The generator is the one saved inside an official mapper checkpoint unless `--generator` is
 //! given. Without `--latents`, latents are sampled from `--seed` with truncation ψ.
 
+mod common;
+
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::device::{DEVICE_NAMES, device_from_name};
 use styleclip::edit::mapper::MapperCheckpoint;
-use styleclip::imaging::{grid, to_rgb8};
+use styleclip::imaging::to_rgb8;
 use styleclip::latents::load_w_plus;
 use styleclip::stylegan2::{Generator, NoiseMode};
 
@@ -91,14 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     bar.finish();
     sources.extend(edits);
-    let sheet = grid(&sources, n, 2)?;
-    image::save_buffer(
-        &args.out,
-        &sheet.data,
-        sheet.width as u32,
-        sheet.height as u32,
-        image::ColorType::Rgb8,
-    )?;
+    common::save_grid(&args.out, &sources, n, 2)?;
     device.sync()?;
     eprintln!("wrote {} (top: sources, bottom: edits)", args.out);
     Ok(())

@@ -6,13 +6,15 @@
 //! ```
 //! Add `--features wgpu` / `cuda` and `--device wgpu` / `cuda` for a GPU.
 
+mod common;
+
 use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::device::{DEVICE_NAMES, device_from_name};
-use styleclip::imaging::{grid, to_rgb8};
+use styleclip::imaging::to_rgb8;
 use styleclip::stylegan2::{Generator, NoiseMode};
 
 #[derive(Parser, Debug)]
@@ -106,14 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish();
-    let sheet = grid(&images, args.cols, 2)?;
-    image::save_buffer(
-        &args.out,
-        &sheet.data,
-        sheet.width as u32,
-        sheet.height as u32,
-        image::ColorType::Rgb8,
-    )?;
+    common::save_grid(&args.out, &images, args.cols, 2)?;
     device.sync()?;
     eprintln!(
         "wrote {} ({} images) in {:.2?}",

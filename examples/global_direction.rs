@@ -12,11 +12,13 @@
 //! (e4e `latents.pt`, `w_plus.npy`). Writes one strip `[α₁ | α₂ | …]` and prints how many
 //! channels move.
 
+mod common;
+
 use clap::Parser;
 use styleclip::clip::{Clip, Tokenizer};
 use styleclip::device::{DEVICE_NAMES, device_from_name};
 use styleclip::edit::global_direction::{GlobalDirection, Relevance, StyleStats};
-use styleclip::imaging::{grid, to_rgb8};
+use styleclip::imaging::to_rgb8;
 use styleclip::latents::load_w_plus;
 use styleclip::stylegan2::{Generator, NoiseMode};
 
@@ -107,14 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.alpha,
         start.elapsed()
     );
-    let strip = grid(&images, images.len(), 0)?;
-    image::save_buffer(
-        &args.out,
-        &strip.data,
-        strip.width as u32,
-        strip.height as u32,
-        image::ColorType::Rgb8,
-    )?;
+    common::save_grid(&args.out, &images, images.len(), 0)?;
     eprintln!("wrote {}", args.out);
     Ok(())
 }

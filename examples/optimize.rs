@@ -8,6 +8,8 @@
 //! Writes `results/final.png` ([source | edited]), `results/step_XXXXX.png` every
 //! `--save-every` steps, and `results/latent.safetensors`.
 
+mod common;
+
 use burn::prelude::*;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,7 +17,7 @@ use styleclip::arcface::ArcFace;
 use styleclip::clip::Clip;
 use styleclip::device::{DEVICE_NAMES, device_from_name};
 use styleclip::edit::optimization::{ClipInput, Latent, LatentOptimization, Mode, Space};
-use styleclip::imaging::{Rgb8, grid, to_rgb8};
+use styleclip::imaging::{Rgb8, to_rgb8};
 use styleclip::latents::{load_w_plus, save_latent};
 use styleclip::stylegan2::{Generator, NoiseMode};
 
@@ -76,15 +78,7 @@ struct Args {
 }
 
 fn save_png(path: &str, images: &[Rgb8]) -> Result<(), Box<dyn std::error::Error>> {
-    let sheet = grid(images, images.len(), 0)?;
-    image::save_buffer(
-        path,
-        &sheet.data,
-        sheet.width as u32,
-        sheet.height as u32,
-        image::ColorType::Rgb8,
-    )?;
-    Ok(())
+    common::save_grid(path, images, images.len(), 0)
 }
 
 fn render(g: &Generator, latent: &Latent) -> Tensor<4> {

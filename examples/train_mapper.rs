@@ -10,6 +10,8 @@
 //! `OUT/checkpoints/{iteration_N,best_model}.safetensors` (resume with `--resume`) and
 //! `OUT/images/step_N.png` (top row G(w), bottom row G(ŵ)).
 
+mod common;
+
 use burn::prelude::*;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,7 +23,7 @@ use styleclip::edit::mapper::{
     MapperData, MapperKind, MapperOptions, MapperTraining, TrainingEvent,
 };
 use styleclip::edit::optim::OptimizerKind;
-use styleclip::imaging::{grid, to_rgb8};
+use styleclip::imaging::to_rgb8;
 use styleclip::stylegan2::Generator;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -187,16 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut all = to_rgb8((*source).clone().inner())?;
                 let cols = all.len();
                 all.extend(to_rgb8((*edited).clone().inner())?);
-                let sheet = grid(&all, cols, 2)?;
-                let path = format!("{images_dir}/step_{step:06}.png");
-                image::save_buffer(
-                    &path,
-                    &sheet.data,
-                    sheet.width as u32,
-                    sheet.height as u32,
-                    image::ColorType::Rgb8,
-                )?;
-                Ok(())
+                common::save_grid(&format!("{images_dir}/step_{step:06}.png"), &all, cols, 2)
             };
             if let Err(e) = write() {
                 image_error.get_or_insert(e);
