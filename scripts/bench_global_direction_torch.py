@@ -28,14 +28,6 @@ import official_cpu  # noqa: E402
 from bench_util import timeit  # noqa: E402
 
 
-def stub(name, **attrs):
-    m = types.ModuleType(name)
-    for k, v in attrs.items():
-        setattr(m, k, v)
-    sys.modules[name] = m
-    return m
-
-
 def quiet(fn):
     def run():
         with contextlib.redirect_stdout(io.StringIO()):
@@ -45,19 +37,10 @@ def quiet(fn):
 
 def main():
     root = sys.argv[1]
-    torch.Tensor.cuda = lambda self, *a, **k: self
-    torch.nn.Module.cuda = lambda self, *a, **k: self
-    stub("imageio")
-    stub("visualizer", HtmlPageVisualizer=None)
-    plt = stub("matplotlib.pyplot")
-    stub("matplotlib", pyplot=plt)
-    sc = official_cpu.styleclip_model(root)
-    sys.path.insert(0, f"{root}/global_torch")
+    gt = official_cpu.global_torch(root)
+    sc, manipulate, SingleChannel, StyleCLIP = gt.model, gt.manipulate, gt.SingleChannel, gt.StyleCLIP
     import clip
     from clip.model import CLIP
-    import manipulate
-    import SingleChannel
-    import StyleCLIP
 
     torch.manual_seed(0)
     model = CLIP(512, 224, 12, 768, 32, 77, 49408, 512, 8, 12).eval()

@@ -56,30 +56,12 @@ BETAS = [0.1, 0.17, 0.25]
 ALPHAS = [-3.0, 1.5, 4.1]
 
 
-def stub(name, **attrs):
-    m = types.ModuleType(name)
-    for k, v in attrs.items():
-        setattr(m, k, v)
-    sys.modules[name] = m
-    return m
-
-
 def main():
     root = sys.argv[1]
-    torch.Tensor.cuda = lambda self, *a, **k: self
-    torch.nn.Module.cuda = lambda self, *a, **k: self
-    # Modules the official files import but these code paths never use.
-    stub("imageio")
-    stub("visualizer", HtmlPageVisualizer=None)
-    plt = stub("matplotlib.pyplot")
-    stub("matplotlib", pyplot=plt)
-    sc = official_cpu.styleclip_model(root)
-    sys.path.insert(0, f"{root}/global_torch")
+    gt = official_cpu.global_torch(root)
+    sc, manipulate, SingleChannel, StyleCLIP = gt.model, gt.manipulate, gt.SingleChannel, gt.StyleCLIP
     import clip
     from clip.model import CLIP
-    import manipulate
-    import SingleChannel
-    import StyleCLIP
 
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)

@@ -69,11 +69,7 @@ def main():
     sc = official_cpu.styleclip_model(root)
     sys.modules["models"].__path__ = [f"{root}/models"]
     sys.path.insert(0, root)
-    torch.Tensor.cuda = lambda self, *a, **k: self
-    torch.nn.Module.cuda = lambda self, *a, **k: self
-    for cls in (torch.Tensor, torch.nn.Module):  # `.to("cuda:0")` stays on the CPU
-        cls.to = (lambda orig: lambda self, *a, **k:
-                  self if a and a[0] == "cuda:0" else orig(self, *a, **k))(cls.to)
+    official_cpu.no_cuda()
     tb = types.ModuleType("torch.utils.tensorboard")
     tb.SummaryWriter = lambda *a, **k: types.SimpleNamespace(add_scalar=lambda *a, **k: None)
     sys.modules["torch.utils.tensorboard"] = tb

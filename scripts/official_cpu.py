@@ -103,3 +103,43 @@ def perturb_generator(g, gen, bias_scale=0.2, weights=True, noise_buffers=True):
             for name, b in g.named_buffers():
                 if name.startswith("noises."):
                     b.copy_(torch.randn(b.shape, generator=gen))
+
+
+def no_cuda():
+    """Keep the official code on the CPU: `.cuda()` is the identity, and so is
+    `.to("cuda:0")` (the mapper coach's device), for tensors and modules."""
+    import torch
+
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    torch.nn.Module.cuda = lambda self, *a, **k: self
+    for cls in (torch.Tensor, torch.nn.Module):
+        cls.to = (lambda orig: lambda self, *a, **k:
+                  self if a and a[0] == "cuda:0" else orig(self, *a, **k))(cls.to)
+
+
+def stub(name, **attrs):
+    """Register an empty module `name` with `attrs` (for imports a code path never uses)."""
+    m = types.ModuleType(name)
+    for k, v in attrs.items():
+        setattr(m, k, v)
+    sys.modules[name] = m
+    return m
+
+
+def global_torch(styleclip_dir):
+    """StyleCLIP's `global_torch/` modules `manipulate`, `SingleChannel` and `StyleCLIP`, on CPU:
+    `.cuda()` is the identity and the GUI/plotting modules they import (`imageio`,
+    `visualizer`, `matplotlib`) are stubs. Also loads `models/stylegan2/model.py`, returned as
+    `.model`."""
+    no_cuda()
+    stub("imageio")
+    stub("visualizer", HtmlPageVisualizer=None)
+    stub("matplotlib", pyplot=stub("matplotlib.pyplot"))
+    model = styleclip_model(styleclip_dir)
+    sys.path.insert(0, f"{styleclip_dir}/global_torch")
+    import manipulate
+    import SingleChannel
+    import StyleCLIP
+
+    return types.SimpleNamespace(model=model, manipulate=manipulate,
+                                 SingleChannel=SingleChannel, StyleCLIP=StyleCLIP)
