@@ -11,6 +11,7 @@
 //!   and TorchScript formats, preprocessing) and its byte-level BPE tokenizer.
 //! - [`arcface`]: the IR-SE50 face-identity network and StyleCLIP's ID loss.
 //! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
+//! - [`toyfaces`]: a procedural cartoon-face world with known attributes, for offline edits.
 //! - [`imaging`], [`device`]: 8-bit images and device names for tools and examples.
 //!
 //! ```no_run
@@ -40,6 +41,8 @@ pub mod latents;
 pub mod ops;
 pub mod stylegan2;
 pub mod tokenizer;
+pub mod toyfaces;
+pub(crate) mod training;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -543,6 +543,26 @@ pub(crate) fn save_safetensors(
     tensors: Vec<(String, TensorData)>,
     metadata: HashMap<String, String>,
 ) -> Result<()> {
+    save_safetensors_as(path, tensors, metadata, Precision::F32)
+}
+
+/// Float precision of a written safetensors file. Every loader of this crate reads both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// 32-bit floats (exact).
+    #[default]
+    F32,
+    /// IEEE half (round to nearest even): half the bytes, for shipped weights.
+    F16,
+}
+
+/// [`save_safetensors`] at a chosen precision.
+pub(crate) fn save_safetensors_as(
+    path: &Path,
+    tensors: Vec<(String, TensorData)>,
+    metadata: HashMap<String, String>,
+    precision: Precision,
+) -> Result<()> {
     let values = tensors
         .into_iter()
         .map(|(key, data)| {
@@ -556,7 +576,7 @@ pub(crate) fn save_safetensors(
         .iter()
         .map(|(k, s, v)| (k.clone(), s.clone(), v.as_slice()))
         .collect();
-    write_f32_safetensors(path, &views, metadata)
+    write_safetensors(path, &views, metadata, precision)
 }
 
 /// Write f32 tensors `(key, shape, values)` as safetensors with `metadata`, through a temporary
@@ -566,15 +586,34 @@ pub(crate) fn write_f32_safetensors(
     tensors: &[(String, Vec<usize>, &[f32])],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
+    write_safetensors(path, tensors, metadata, Precision::F32)
+}
+
+fn write_safetensors(
+    path: &Path,
+    tensors: &[(String, Vec<usize>, &[f32])],
+    metadata: HashMap<String, String>,
+    precision: Precision,
+) -> Result<()> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .map(|(_, _, v)| match precision {
+            Precision::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Precision::F16 => v
+                .iter()
+                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                .collect(),
+        })
         .collect();
+    let dtype = match precision {
+        Precision::F32 => safetensors::Dtype::F32,
+        Precision::F16 => safetensors::Dtype::F16,
+    };
     let views = tensors
         .iter()
         .zip(&bytes)
         .map(|((k, s, _), b)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+            safetensors::tensor::TensorView::new(dtype, s.clone(), b)
                 .map(|v| (k.clone(), v))
                 .map_err(|e| Error::InvalidArgument(format!("tensor {k}: {e}")))
         })

@@ -36,10 +36,8 @@ impl Clip {
     /// Load a CLIP checkpoint (OpenAI state dict or Hugging Face safetensors), inferring the
     /// configuration from its shapes. f16 weights load as f32.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
-        let file = TensorFile::open(path)?;
-        let format = detect(&file)?;
-        let config = infer_config(&file, &format)?;
-        build(&file, &format, config, device)
+        // The crate's own files (`Clip::save`) carry their configuration in the metadata.
+        Self::from_file(&TensorFile::open(path)?, device)
     }
 
     /// Load with an explicit configuration (every shape is still checked).
@@ -54,7 +52,7 @@ impl Clip {
     }
 }
 
-fn build(
+pub(crate) fn build(
     file: &TensorFile,
     format: &ClipFormat,
     config: ClipConfig,

@@ -6,14 +6,17 @@
 //! - [`load`]: one loader per checkpoint family (OpenAI/open_clip state dicts, Hugging Face,
 //!   OpenAI's TorchScript releases).
 //! - [`preprocess`]: `clip.load`'s PIL-exact transform and StyleCLIP's raw loss path.
+//! - [`train`]: contrastive training and fine-tuning on image–caption pairs, and saving.
 //! - [`Tokenizer`] (re-exported from [`crate::tokenizer`]): the byte-level BPE.
 
 pub mod config;
 pub mod load;
 pub mod model;
 pub mod preprocess;
+pub mod train;
 
 pub use crate::tokenizer::Tokenizer;
 pub use config::ClipConfig;
 pub use load::ClipFormat;
 pub use model::Clip;
+pub use train::{ContrastiveStep, ContrastiveTraining, Pairs, contrastive_loss};

@@ -25,7 +25,7 @@ use super::config::GeneratorConfig;
 use super::generator::Generator;
 use crate::error::{Error, Result};
 use crate::ops::make_kernel;
-use crate::weights::{CheckpointSource, TensorFile, named_params, save_safetensors};
+use crate::weights::{CheckpointSource, Precision, TensorFile, named_params, save_safetensors_as};
 
 /// Metadata value that marks the crate's own generator files.
 pub const FORMAT: &str = "styleclip.stylegan2";
@@ -94,6 +94,11 @@ impl Generator {
 
     /// Save to the crate's own safetensors format (f32).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save_as(path, Precision::F32)
+    }
+
+    /// [`save`](Self::save) at a chosen precision ([`Precision::F16`] halves the file).
+    pub fn save_as(&self, path: impl AsRef<Path>, precision: Precision) -> Result<()> {
         let config = serde_json::to_string(self.config())
             .map_err(|e| Error::InvalidConfig(e.to_string()))?;
         let meta: HashMap<String, String> = [
@@ -102,7 +107,7 @@ impl Generator {
             ("config".to_string(), config),
         ]
         .into();
-        save_safetensors(path.as_ref(), self.state_dict(), meta)
+        save_safetensors_as(path.as_ref(), self.state_dict(), meta, precision)
     }
 }
 

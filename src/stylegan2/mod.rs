@@ -12,7 +12,7 @@
 //!   a `ParamSource`), so shapes are checked in one place and the two cannot drift apart.
 //! - Noise is always explicit ([`NoiseMode`]): never drawn from a hidden global RNG.
 
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod config;
 mod generator;
 pub mod layers;

@@ -155,6 +155,18 @@ impl MapperOptions {
             ..Self::default()
         }
     }
+
+    /// These options for a generator with `n_latent` W+ rows: a [`MapperKind::Levels`] group
+    /// that would map no row (the fine group below 9 rows, i.e. generators under 64 px; the
+    /// medium group below 5) is switched off, so it is neither built, trained nor saved. Other
+    /// kinds are returned unchanged.
+    pub fn for_rows(mut self, n_latent: usize) -> Self {
+        if self.kind == MapperKind::Levels {
+            self.no_medium |= n_latent <= LEVEL_BOUNDS[0];
+            self.no_fine |= n_latent <= LEVEL_BOUNDS[1];
+        }
+        self
+    }
 }
 
 /// PixelNorm followed by four equalized-lr linear layers with lr_mul 0.01 and fused leaky ReLU.
@@ -497,10 +509,12 @@ pub enum AnyMapper {
 
 impl AnyMapper {
     /// A freshly initialised mapper of `options.kind` for `generator` (official init from
-    /// `seed`).
+    /// `seed`). Level groups that would map no W+ row of this generator are left out
+    /// ([`MapperOptions::for_rows`]).
     pub fn new_seeded(options: MapperOptions, generator: &Generator, seed: u64) -> Result<Self> {
         let device = generator.device();
         let dim = generator.config().style_dim;
+        let options = options.for_rows(generator.config().n_latent());
         Ok(match options.kind {
             MapperKind::Levels => {
                 Self::Levels(LevelsMapper::new_seeded(options, dim, seed, &device)?)

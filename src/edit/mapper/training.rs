@@ -330,7 +330,8 @@ impl MapperTraining {
     /// The official `opts` this run corresponds to (stored in checkpoints).
     pub fn official_opts(&self, generator: &Generator) -> OfficialOpts {
         use serde_json::json;
-        let o = &self.options;
+        // The groups this generator actually has (an empty level group is left out).
+        let o = &self.options.clone().for_rows(generator.config().n_latent());
         let optim = match self.optimizer {
             Optimizer::Adam(_) => "adam",
             Optimizer::Ranger(_) => "ranger",

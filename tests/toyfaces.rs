@@ -1,0 +1,221 @@
+//! The toy-faces world: renderer determinism, the latent map, captions, and the shipped oracle.
+
+use burn::prelude::*;
+use styleclip::toyfaces::oracle::Oracle;
+use styleclip::toyfaces::{
+    Attribute, Attributes, Face, Glasses, HairColor, Hairstyle, Jitter, Mouth, SIZE, Style,
+    render_batch, render_face,
+};
+
+fn face(seed: u64) -> Face {
+    Face {
+        attributes: Attributes::sample(seed),
+        jitter: Jitter::sample(seed),
+    }
+}
+
+#[test]
+fn renderer_is_deterministic_and_seeds_differ() {
+    for style in [Style::Photo, Style::Sketch, Style::Negative] {
+        let a = render_face(&face(7), style, SIZE).unwrap();
+        let b = render_face(&face(7), style, SIZE).unwrap();
+        assert_eq!(a, b, "{style:?}");
+        let c = render_face(&face(8), style, SIZE).unwrap();
+        assert_ne!(a, c, "{style:?}");
+    }
+    // A fingerprint of the bytes, so a silent change of the drawing shows up here.
+    let img = render_face(&face(0), Style::Photo, SIZE).unwrap();
+    let sum: u64 = img
+        .data
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i as u64 % 251 + 1) * u64::from(v))
+        .sum();
+    assert!(sum > 0);
+    assert_eq!(
+        (img.width, img.height, img.data.len()),
+        (SIZE, SIZE, SIZE * SIZE * 3)
+    );
+}
+
+#[test]
+fn each_attribute_changes_the_pixels() {
+    let base = Face {
+        attributes: Attributes {
+            hair_color: HairColor::Brown,
+            hairstyle: Hairstyle::Short,
+            mouth: Mouth::Neutral,
+            glasses: Glasses::None,
+            skin: styleclip::toyfaces::Skin::Tan,
+            background: styleclip::toyfaces::Background::Blue,
+        },
+        jitter: Jitter::NONE,
+    };
+    let img = |f: &Face| render_face(f, Style::Photo, SIZE).unwrap().data;
+    let reference = img(&base);
+    let differs = |f: Face, what: &str| {
+        let other = img(&f);
+        let changed = reference.iter().zip(&other).filter(|(a, b)| a != b).count();
+        assert!(changed > 20, "{what}: only {changed} bytes changed");
+    };
+    for &c in HairColor::ALL.iter().filter(|&&c| c != HairColor::Brown) {
+        differs(
+            Face {
+                attributes: Attributes {
+                    hair_color: c,
+                    ..base.attributes
+                },
+                ..base
+            },
+            "hair colour",
+        );
+    }
+    for &h in Hairstyle::ALL.iter().filter(|&&h| h != Hairstyle::Short) {
+        differs(
+            Face {
+                attributes: Attributes {
+                    hairstyle: h,
+                    ..base.attributes
+                },
+                ..base
+            },
+            "hairstyle",
+        );
+    }
+    for &m in Mouth::ALL.iter().filter(|&&m| m != Mouth::Neutral) {
+        differs(
+            Face {
+                attributes: Attributes {
+                    mouth: m,
+                    ..base.attributes
+                },
+                ..base
+            },
+            "mouth",
+        );
+    }
+    for &g in Glasses::ALL.iter().filter(|&&g| g != Glasses::None) {
+        differs(
+            Face {
+                attributes: Attributes {
+                    glasses: g,
+                    ..base.attributes
+                },
+                ..base
+            },
+            "glasses",
+        );
+    }
+    // Hair colour stays visible on a bald head (the eyebrows carry it).
+    let bald = Attributes {
+        hairstyle: Hairstyle::Bald,
+        ..base.attributes
+    };
+    let a = img(&Face {
+        attributes: bald,
+        ..base
+    });
+    let b = img(&Face {
+        attributes: Attributes {
+            hair_color: HairColor::Purple,
+            ..bald
+        },
+        ..base
+    });
+    assert!(a.iter().zip(&b).filter(|(x, y)| x != y).count() > 20);
+    // The negative is the photo inverted.
+    let neg = render_face(&base, Style::Negative, SIZE).unwrap().data;
+    assert!(neg.iter().zip(&reference).all(|(n, p)| *n == 255 - *p));
+    assert!(render_face(&base, Style::Photo, 4).is_err());
+}
+
+#[test]
+fn latent_map_gives_every_class_its_share() {
+    // z ~ N(0, I) from a fixed stream: each class of each attribute within ±3 % of 1/n.
+    let device = Device::flex();
+    let z = styleclip::toyfaces::fit::fit_latents(3, 0, 6000, 16, &device);
+    let v = z.into_data().to_vec::<f32>().unwrap();
+    let mut counts = [[0usize; 6]; 6];
+    for row in v.chunks_exact(16) {
+        for (k, &i) in Face::from_latent(row)
+            .attributes
+            .indices()
+            .iter()
+            .enumerate()
+        {
+            counts[k][i] += 1;
+        }
+    }
+    let n_classes = [6, 4, 4, 3, 3, 4];
+    for (k, &n) in n_classes.iter().enumerate() {
+        for &c in &counts[k][..n] {
+            let share = c as f64 / 6000.0;
+            assert!(
+                (share - 1.0 / n as f64).abs() < 0.03,
+                "attribute {k}: {:?}",
+                &counts[k][..n]
+            );
+        }
+    }
+}
+
+#[test]
+fn captions_use_the_paper_prompts_and_skip_colours_on_sketches() {
+    let mut seen = std::collections::HashSet::new();
+    for seed in 0..3000 {
+        let a = Attributes::sample(seed);
+        let c = a.caption_seeded(Style::Photo, seed);
+        for phrase in [
+            "mohawk hairstyle",
+            "purple hair",
+            "smiling face",
+            "sunglasses",
+            "blonde hair",
+        ] {
+            if c.contains(phrase) {
+                seen.insert(phrase);
+            }
+        }
+        let s = a.caption_seeded(Style::Sketch, seed);
+        assert!(s.contains("sketch") || s.contains("drawing"), "{s}");
+        for colour in ["purple", "blonde", "pink", "yellow", "skin"] {
+            assert!(!s.contains(colour), "{s}");
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+}
+
+#[test]
+fn shipped_oracle_reads_held_out_renders() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/weights/toyfaces/oracle.safetensors"
+    );
+    let device = Device::flex();
+    let oracle = Oracle::load(path, &device).expect("weights/toyfaces/oracle.safetensors");
+    let faces: Vec<Face> = (0..200).map(|i| face(9_000_000 + i)).collect();
+    let mut agree = [0usize; 7];
+    let mut n = 0;
+    for style in [Style::Photo, Style::Negative] {
+        let x = render_batch(&faces, style, SIZE, &device).unwrap();
+        for (r, f) in oracle.read(x).unwrap().iter().zip(&faces) {
+            let (a, b) = (r.attributes.indices(), f.attributes.indices());
+            for k in 0..6 {
+                agree[k] += usize::from(a[k] == b[k]);
+            }
+            agree[6] += usize::from(r.style == style);
+            n += 1;
+        }
+    }
+    let rates: Vec<f64> = agree.iter().map(|&a| a as f64 / n as f64).collect();
+    println!(
+        "oracle accuracy per head (hair_color hairstyle mouth glasses skin background style): {rates:.3?}"
+    );
+    assert!(rates.iter().all(|&r| r >= 0.98), "{rates:?}");
+    // Bad input is an error, not a panic.
+    assert!(
+        oracle
+            .read(Tensor::<4>::zeros([1, 3, 32, 32], &device))
+            .is_err()
+    );
+}
