@@ -4,10 +4,15 @@
 //! cargo run --release --example train_toyfaces -- --stage oracle
 //! cargo run --release --example train_toyfaces -- --stage generator --work-dir toy-work
 //! cargo run --release --example train_toyfaces -- --stage eval
+//! cargo run --release --example train_toyfaces -- --stage clip --work-dir toy-work
+//! cargo run --release --example train_toyfaces -- --stage extras --work-dir toy-work
 //! ```
 //! Stages: `oracle` (the attribute classifier), `generator` (StyleGAN2 fitted to the renderer;
 //! checkpoints in `--work-dir`, resumed when present), `eval` (the oracle's agreement with the
-//! renderer on generator samples, and the mean pixel error).
+//! renderer on generator samples, and the mean pixel error), `clip` (the contrastive CLIP,
+//! resumable, with its zero-shot table), `extras` (StyleSpace statistics, fs3 and one latent
+//! mapper per shipped prompt, from the shipped generator and CLIP). Networks are written as f16
+//! safetensors.
 
 mod common;
 
@@ -17,13 +22,22 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::ops::ControlFlow;
 use styleclip::imaging::to_rgb8;
 use styleclip::stylegan2::{Generator, NoiseMode};
+
+use styleclip::clip::{Clip, ContrastiveTraining, Tokenizer};
+use styleclip::edit::global_direction::{RelevanceConfig, StatsConfig};
+use styleclip::edit::mapper::{MapperData, MapperTraining, TrainingEvent};
+use styleclip::toyfaces::MAPPER_PROMPTS;
+use styleclip::toyfaces::contrastive::{caption_pairs, toy_clip_config, zero_shot_accuracy};
 use styleclip::toyfaces::fit::{
     GeneratorFit, fit_generator, fit_latents, render_latents, toy_generator_config,
 };
 use styleclip::toyfaces::oracle::{Oracle, train_oracle};
+use styleclip::toyfaces::world::mapper_file_name;
 use styleclip::toyfaces::{Attributes, Face, Jitter, Style, render_batch};
+use styleclip::weights::Precision;
 
 #[derive(Parser, Debug)]
 #[command(about = "Train the toy world's networks")]
@@ -46,6 +60,9 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Images per channel of `extras`' fs3.
+    #[arg(long, default_value_t = 32)]
+    fs3_images: usize,
     /// Samples for `eval`.
     #[arg(long, default_value_t = 1000)]
     samples: usize,
@@ -84,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
             pb.finish();
             let path = args.out_dir.join("oracle.safetensors");
-            oracle.valid().save(&path)?;
+            oracle.valid().save_as(&path, Precision::F16)?;
             println!(
                 "oracle: {steps} steps in {:.0} s → {}",
                 t.elapsed().as_secs_f64(),
@@ -116,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?;
             pb.finish();
             let path = args.out_dir.join("generator.safetensors");
-            g.save(&path)?;
+            g.save_as(&path, Precision::F16)?;
             println!(
                 "generator: {} steps in {:.0} s → {}",
                 fit.steps,
@@ -176,6 +193,110 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 l1 / n as f64
             );
         }
+        "clip" => {
+            let run = ContrastiveTraining {
+                steps: args.steps.unwrap_or(2000),
+                batch_size: args.batch.unwrap_or(128),
+                lr: 1e-3,
+                warmup: 100,
+                weight_decay: 0.1,
+                checkpoint_dir: Some(args.work_dir.clone()),
+                checkpoint_every: 100,
+                ..ContrastiveTraining::default()
+            };
+            let tokenizer = Tokenizer::new();
+            let clip = Clip::new_seeded(toy_clip_config(), args.seed, &device.clone().autodiff())?;
+            let pb = bar(run.steps);
+            let t = Instant::now();
+            let clip = run.run(
+                clip,
+                |step, b| caption_pairs(args.seed, step, b, &tokenizer, &device),
+                |r| {
+                    pb.set_position(r.step as u64);
+                    pb.set_message(format!(
+                        "loss {:.3} acc {:.2} scale {:.1}",
+                        r.loss, r.accuracy, r.logit_scale
+                    ));
+                    ControlFlow::Continue(())
+                },
+            )?;
+            pb.finish();
+            let clip = zero_unused_tokens(clip, &tokenizer)?;
+            let path = args.out_dir.join("clip.safetensors");
+            clip.save(&path, Precision::F16)?;
+            println!(
+                "clip: {} steps in {:.0} s → {}",
+                run.steps,
+                t.elapsed().as_secs_f64(),
+                path.display()
+            );
+            let clip = Clip::load(&path, &device)?;
+            println!(
+                "zero-shot accuracy on held-out renders (attributes on photos, style on all three):"
+            );
+            for (name, acc) in zero_shot_accuracy(&clip, &tokenizer, 500, 7_000_000, &device)? {
+                println!("{name:>12}: {:.1}%", 100.0 * acc);
+            }
+        }
+        "extras" => {
+            let g = Generator::load(args.out_dir.join("generator.safetensors"), &device)?;
+            let clip = Clip::load(args.out_dir.join("clip.safetensors"), &device)?;
+            let n = 20_000;
+            let pb = bar(n);
+            let stats = StatsConfig::new(n, args.seed)
+                .compute(&g, &device, |p| pb.set_position(p.done as u64))?;
+            pb.finish();
+            stats.save(args.out_dir.join("stats.safetensors"))?;
+            let config = RelevanceConfig::new(args.fs3_images).with_batch_size(32);
+            let cost = config.cost(&g);
+            let pb = bar(cost.channels);
+            std::fs::create_dir_all(&args.work_dir)?;
+            let fs3 = config.compute(
+                &g,
+                &clip,
+                &stats,
+                Some(&args.work_dir.join("fs3_partial.safetensors")),
+                |p| pb.set_position(p.done as u64),
+            )?;
+            pb.finish();
+            fs3.save(args.out_dir.join("fs3.safetensors"))?;
+            println!(
+                "stats over {n} latents, fs3 over {} channels × {} images",
+                cost.channels, args.fs3_images
+            );
+            // Mappers: the official recipe (Ranger, λ_L2 0.8, no identity loss: these are
+            // not photos of people) on untruncated samples of the toy generator.
+            let ad = device.clone().autodiff();
+            let g = Generator::load(args.out_dir.join("generator.safetensors"), &ad)?.no_grad();
+            let clip = Clip::load(args.out_dir.join("clip.safetensors"), &ad)?.no_grad();
+            let data = MapperData::sample(&g, 4096, 0, 1.0, args.seed)?;
+            let steps = args.steps.unwrap_or(600);
+            std::fs::create_dir_all(args.out_dir.join("mappers"))?;
+            for prompt in MAPPER_PROMPTS {
+                let pb = bar(steps);
+                let t = Instant::now();
+                let trained = MapperTraining::new(prompt)
+                    .with_steps(steps)
+                    .with_batch_size(args.batch.unwrap_or(8))
+                    .with_lambdas(1.0, 0.8, 0.0)
+                    .with_seed(args.seed)
+                    .with_intervals(0, 0, 0)
+                    .run(&g, &clip, None, &data, |e| {
+                        if let TrainingEvent::Step { step, losses, .. } = e {
+                            pb.set_position(*step as u64);
+                            pb.set_message(format!("clip {:.4} l2 {:.4}", losses.clip, losses.l2));
+                        }
+                    })?;
+                pb.finish();
+                let path = args.out_dir.join("mappers").join(mapper_file_name(prompt));
+                trained.save(&path)?;
+                println!(
+                    "mapper `{prompt}`: {steps} steps in {:.0} s → {}",
+                    t.elapsed().as_secs_f64(),
+                    path.display()
+                );
+            }
+        }
         other => return Err(format!("unknown stage `{other}`").into()),
     }
     Ok(())
@@ -211,4 +332,43 @@ fn held_out_accuracy(oracle: &Oracle, device: &Device) -> Result<(), Box<dyn std
         );
     }
     Ok(())
+}
+
+/// Zero the token-embedding rows that no training caption uses (they hold only their random
+/// initialisation, shrunk by weight decay): the file then compresses, and unknown words embed
+/// as zero instead of as noise. The captions' vocabulary is finite; 50 000 draws cover it.
+fn zero_unused_tokens(
+    clip: Clip,
+    tokenizer: &Tokenizer,
+) -> Result<Clip, Box<dyn std::error::Error>> {
+    let mut used = std::collections::BTreeSet::new();
+    for s in 0..50_000u64 {
+        let a = Attributes::sample(s);
+        let style = [Style::Photo, Style::Sketch, Style::Negative][(s % 3) as usize];
+        used.extend(tokenizer.encode(&a.caption_seeded(style, s)));
+    }
+    for (_, prompts) in styleclip::toyfaces::contrastive::zero_shot_prompts() {
+        for p in prompts {
+            used.extend(tokenizer.encode(&p));
+        }
+    }
+    // Start and end of text.
+    used.extend([49406u32, 49407]);
+    let w = clip.token_embedding.weight.val();
+    let [vocab, width] = w.dims();
+    let device = w.device();
+    let mut mask = vec![0f32; vocab];
+    for &t in &used {
+        mask[t as usize] = 1.0;
+    }
+    let mask = Tensor::<1>::from_data(TensorData::new(mask, [vocab]), &device).reshape([vocab, 1]);
+    let mut clip = clip;
+    let id = clip.token_embedding.weight.id;
+    clip.token_embedding.weight =
+        burn::module::Param::initialized(id, w * mask.repeat_dim(1, width));
+    println!(
+        "clip: {} of {vocab} token rows used; the rest zeroed",
+        used.len()
+    );
+    Ok(clip)
 }

@@ -134,7 +134,7 @@ fn latent_map_gives_every_class_its_share() {
     // z ~ N(0, I) from a fixed stream: each class of each attribute within ±3 % of 1/n.
     let device = Device::flex();
     let z = styleclip::toyfaces::fit::fit_latents(3, 0, 6000, 16, &device);
-    let v = z.into_data().to_vec::<f32>().unwrap();
+    let v = z.into_data().try_into_vec_as::<f32>().unwrap();
     let mut counts = [[0usize; 6]; 6];
     for row in v.chunks_exact(16) {
         for (k, &i) in Face::from_latent(row)

@@ -1,4 +1,5 @@
-//! Shared by the examples: writing a PNG contact sheet.
+//! Shared by the examples: writing a PNG contact sheet, labels, upscaling.
+#![allow(dead_code)] // each example uses a part
 
 use styleclip::imaging::{Rgb8, grid};
 
@@ -18,4 +19,111 @@ pub fn save_grid(
         image::ColorType::Rgb8,
     )?;
     Ok(())
+}
+
+/// 3×5 pixel glyphs (rows top to bottom, 3 bits each, high bit left) for labels.
+fn glyph(c: char) -> [u8; 5] {
+    match c.to_ascii_uppercase() {
+        'A' => [2, 5, 7, 5, 5],
+        'B' => [6, 5, 6, 5, 6],
+        'C' => [3, 4, 4, 4, 3],
+        'D' => [6, 5, 5, 5, 6],
+        'E' => [7, 4, 6, 4, 7],
+        'F' => [7, 4, 6, 4, 4],
+        'G' => [3, 4, 5, 5, 3],
+        'H' => [5, 5, 7, 5, 5],
+        'I' => [7, 2, 2, 2, 7],
+        'J' => [1, 1, 1, 5, 2],
+        'K' => [5, 5, 6, 5, 5],
+        'L' => [4, 4, 4, 4, 7],
+        'M' => [5, 7, 7, 5, 5],
+        'N' => [6, 5, 5, 5, 5],
+        'O' => [2, 5, 5, 5, 2],
+        'P' => [6, 5, 6, 4, 4],
+        'Q' => [2, 5, 5, 6, 3],
+        'R' => [6, 5, 6, 5, 5],
+        'S' => [3, 4, 2, 1, 6],
+        'T' => [7, 2, 2, 2, 2],
+        'U' => [5, 5, 5, 5, 7],
+        'V' => [5, 5, 5, 5, 2],
+        'W' => [5, 5, 7, 7, 5],
+        'X' => [5, 5, 2, 5, 5],
+        'Y' => [5, 5, 2, 2, 2],
+        'Z' => [7, 1, 2, 4, 7],
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [6, 1, 2, 4, 7],
+        '3' => [6, 1, 2, 1, 6],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 6, 1, 6],
+        '6' => [3, 4, 7, 5, 7],
+        '7' => [7, 1, 2, 2, 2],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 6],
+        '.' => [0, 0, 0, 0, 2],
+        ':' => [0, 2, 0, 2, 0],
+        '-' => [0, 0, 7, 0, 0],
+        '+' => [0, 2, 7, 2, 0],
+        '%' => [5, 1, 2, 4, 5],
+        '/' => [1, 1, 2, 4, 4],
+        '(' => [1, 2, 2, 2, 1],
+        ')' => [4, 2, 2, 2, 4],
+        _ => [0; 5],
+    }
+}
+
+/// A `width`-pixel-wide white strip with `text` in black, glyphs scaled by `scale`.
+pub fn label(text: &str, width: usize, scale: usize) -> styleclip::imaging::Rgb8 {
+    let height = 7 * scale;
+    let mut data = vec![255u8; width * height * 3];
+    for (i, c) in text.chars().enumerate() {
+        let x0 = scale + i * 4 * scale;
+        for (r, bits) in glyph(c).iter().enumerate() {
+            for b in 0..3 {
+                if bits >> (2 - b) & 1 == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let (x, y) = (x0 + b * scale + dx, scale + r * scale + dy);
+                        if x < width {
+                            data[(y * width + x) * 3..(y * width + x) * 3 + 3].fill(0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    styleclip::imaging::Rgb8 {
+        width,
+        height,
+        data,
+    }
+}
+
+/// Nearest-neighbour upscaling by an integer factor, so small images can be seen.
+pub fn upscale(img: &styleclip::imaging::Rgb8, k: usize) -> styleclip::imaging::Rgb8 {
+    let (w, h) = (img.width * k, img.height * k);
+    let mut data = vec![0u8; w * h * 3];
+    for y in 0..h {
+        for x in 0..w {
+            let s = ((y / k) * img.width + x / k) * 3;
+            data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&img.data[s..s + 3]);
+        }
+    }
+    styleclip::imaging::Rgb8 {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
+/// Stack images of equal width top to bottom.
+pub fn vstack(parts: &[styleclip::imaging::Rgb8]) -> styleclip::imaging::Rgb8 {
+    let width = parts.first().map_or(0, |p| p.width);
+    styleclip::imaging::Rgb8 {
+        width,
+        height: parts.iter().map(|p| p.height).sum(),
+        data: parts.iter().flat_map(|p| p.data.iter().copied()).collect(),
+    }
 }

@@ -6,15 +6,21 @@
 //! - [`render`]: the `tiny-skia` renderer, in the generator's domain ([`Style::Photo`]) and out
 //!   of it ([`Style::Sketch`], [`Style::Negative`]).
 //! - [`fit`]: fitting this crate's StyleGAN2 to the renderer by regression.
+//! - [`contrastive`]: the toy CLIP's configuration, caption pairs and zero-shot table.
+//! - [`score`]: the attribute values a prompt asks for and the oracle's verdict on an edit.
+//! - [`world`]: [`ToyFaces`], the shipped networks loaded together.
 //! - [`oracle`]: a supervised CNN that reads the attributes and style back; it scores edits.
 //!
 //! The world renders at [`SIZE`] px. It is a miniature of StyleCLIP's face experiments with
 //! ground truth: every image the renderer draws comes with the attributes it was drawn from.
 
 pub mod attributes;
+pub mod contrastive;
 pub mod fit;
 pub mod oracle;
 pub mod render;
+pub mod score;
+pub mod world;
 
 pub use attributes::{
     Attribute, Attributes, Background, Face, Glasses, HairColor, Hairstyle, Jitter, Mouth, Skin,
@@ -22,6 +28,8 @@ pub use attributes::{
 };
 pub use oracle::{Oracle, Reading};
 pub use render::{render_batch, render_face, rgb8_to_tensor};
+pub use score::{Verdict, prompt_targets, verdict};
+pub use world::{MAPPER_PROMPTS, ToyFaces};
 
 /// Side of the toy world's images, in pixels.
 pub const SIZE: usize = 64;

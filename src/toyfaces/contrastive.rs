@@ -1,0 +1,216 @@
+//! The toy world's CLIP: a tiny ViT [`Clip`] trained contrastively
+//! ([`crate::clip::ContrastiveTraining`]) on renders of every style and their seeded captions,
+//! and its zero-shot attribute classification by text prompts.
+//!
+//! Images enter CLIP exactly as StyleCLIP feeds generator output to it:
+//! [`styleclip_raw`] of the `[-1, 1]` image (×7 nearest upsampling, average pooling to 224 px,
+//! no normalisation), so every StyleCLIP method scores the toy generator's images in the
+//! distribution CLIP was trained on.
+
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::attributes::{
+    Attribute, Attributes, Background, Face, Glasses, HairColor, Hairstyle, Jitter, Mouth, Skin,
+    Style,
+};
+use super::render::render_batch;
+use crate::clip::preprocess::styleclip_raw;
+use crate::clip::{Clip, ClipConfig, Pairs, Tokenizer};
+use crate::error::Result;
+
+/// The toy CLIP's shape: 64-d joint space; a 3-block ViT of width 64 with 32 px patches on
+/// 224 px input; a 2-block text transformer of width 32 over the official vocabulary and
+/// 77-token context.
+pub fn toy_clip_config() -> ClipConfig {
+    ClipConfig {
+        embed_dim: 64,
+        image_resolution: 224,
+        vision_layers: 3,
+        vision_width: 64,
+        vision_heads: 2,
+        vision_patch_size: 32,
+        context_length: 77,
+        vocab_size: 49408,
+        text_width: 32,
+        text_heads: 2,
+        text_layers: 2,
+    }
+}
+
+/// The style of the `i`-th draw: 60 % photos, 20 % sketches, 20 % negatives.
+fn style_of(u: f64) -> Style {
+    match u {
+        u if u < 0.6 => Style::Photo,
+        u if u < 0.8 => Style::Sketch,
+        _ => Style::Negative,
+    }
+}
+
+/// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step)` alone.
+pub fn caption_pairs(
+    seed: u64,
+    step: usize,
+    batch: usize,
+    tokenizer: &Tokenizer,
+    device: &Device,
+) -> Result<Pairs> {
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x2f1d_9b3c_0e4b_8a6b) ^ step as u64);
+    let mut by_style: [Vec<(usize, Face)>; 3] = Default::default();
+    let mut captions = vec![String::new(); batch];
+    for (i, caption) in captions.iter_mut().enumerate() {
+        let s: u64 = rng.random();
+        let style = style_of(rng.random());
+        let face = Face {
+            attributes: Attributes::sample(s),
+            jitter: Jitter::sample(s),
+        };
+        *caption = face.attributes.caption_seeded(style, s);
+        by_style[style.index()].push((i, face));
+    }
+    // Render per style, then put the rows back in draw order.
+    let mut rows: Vec<(usize, Tensor<4>)> = Vec::with_capacity(3);
+    for (k, group) in by_style.iter().enumerate() {
+        if group.is_empty() {
+            continue;
+        }
+        let faces: Vec<Face> = group.iter().map(|(_, f)| *f).collect();
+        let x = render_batch(&faces, Style::from_index(k), super::SIZE, device)?;
+        for (j, (i, _)) in group.iter().enumerate() {
+            rows.push((*i, x.clone().narrow(0, j, 1)));
+        }
+    }
+    rows.sort_by_key(|(i, _)| *i);
+    let images = Tensor::cat(rows.into_iter().map(|(_, t)| t).collect(), 0);
+    let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
+    Ok(Pairs {
+        pixels: styleclip_raw(images)?,
+        tokens: tokenizer.tokenize(&texts, device)?,
+    })
+}
+
+/// The text prompts of zero-shot classification, one per class, for each attribute (in
+/// [`Attributes::indices`] order) and then for the style.
+pub fn zero_shot_prompts() -> Vec<(&'static str, Vec<String>)> {
+    fn each<A: Attribute>(f: impl Fn(A) -> String) -> Vec<String> {
+        A::ALL.iter().map(|&a| f(a)).collect()
+    }
+    vec![
+        (
+            HairColor::NAME,
+            each(|c: HairColor| format!("a face with {} hair", c.word())),
+        ),
+        (
+            Hairstyle::NAME,
+            each(|h: Hairstyle| match h {
+                Hairstyle::Bald => "a bald face".to_string(),
+                Hairstyle::Mohawk => "a face with a mohawk hairstyle".to_string(),
+                h => format!("a face with {}", h.word()),
+            }),
+        ),
+        (
+            Mouth::NAME,
+            each(|m: Mouth| {
+                match m {
+                    Mouth::Smile => "a face with a smile",
+                    Mouth::Neutral => "a face with a neutral expression",
+                    Mouth::Frown => "a face with a frown",
+                    Mouth::Open => "a face with an open mouth",
+                }
+                .to_string()
+            }),
+        ),
+        (
+            Glasses::NAME,
+            each(|g: Glasses| {
+                match g {
+                    Glasses::None => "a face with no glasses",
+                    Glasses::Round => "a face with round glasses",
+                    Glasses::Sunglasses => "a face with sunglasses",
+                }
+                .to_string()
+            }),
+        ),
+        (
+            Skin::NAME,
+            each(|s: Skin| format!("a face with {} skin", s.word())),
+        ),
+        (
+            Background::NAME,
+            each(|b: Background| format!("a face with a {} background", b.word())),
+        ),
+        (
+            Style::NAME,
+            each(|s: Style| {
+                match s {
+                    Style::Photo => "a photo of a face",
+                    Style::Sketch => "a pencil sketch of a face",
+                    Style::Negative => "a negative of a face",
+                }
+                .to_string()
+            }),
+        ),
+    ]
+}
+
+/// Zero-shot accuracy of `clip` per attribute on `n` held-out photo renders (seeds from
+/// `seed`), and of the style on `n` renders of each style: `(name, accuracy)` rows in
+/// [`zero_shot_prompts`] order. Hair colour is scored on faces with hair only.
+pub fn zero_shot_accuracy(
+    clip: &Clip,
+    tokenizer: &Tokenizer,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<(&'static str, f64)>> {
+    let prompts = zero_shot_prompts();
+    let text: Vec<Tensor<2>> = prompts
+        .iter()
+        .map(|(_, p)| {
+            let p: Vec<&str> = p.iter().map(String::as_str).collect();
+            Ok(crate::clip::model::l2_normalize(
+                clip.encode_text(tokenizer.tokenize(&p, device)?),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut hits = vec![0usize; prompts.len()];
+    let mut counts = vec![0usize; prompts.len()];
+    for &style in Style::ALL {
+        let faces: Vec<Face> = (0..n as u64)
+            .map(|i| Face {
+                attributes: Attributes::sample(seed + i),
+                jitter: Jitter::sample(seed + i),
+            })
+            .collect();
+        for chunk in faces.chunks(50) {
+            let x = render_batch(chunk, style, super::SIZE, device)?;
+            let img = crate::clip::model::l2_normalize(clip.encode_image(styleclip_raw(x)?));
+            for (k, t) in text.iter().enumerate() {
+                let is_style = k == prompts.len() - 1;
+                if !is_style && style != Style::Photo {
+                    continue;
+                }
+                let pick =
+                    crate::edit::host(img.clone().matmul(t.clone().transpose()).argmax(1).float())?;
+                for (face, p) in chunk.iter().zip(pick) {
+                    let truth = if is_style {
+                        style.index()
+                    } else {
+                        face.attributes.indices()[k]
+                    };
+                    if k == 0 && face.attributes.hairstyle == Hairstyle::Bald {
+                        continue;
+                    }
+                    counts[k] += 1;
+                    hits[k] += usize::from(p as usize == truth);
+                }
+            }
+        }
+    }
+    Ok(prompts
+        .iter()
+        .zip(hits.iter().zip(&counts))
+        .map(|((name, _), (&h, &c))| (*name, h as f64 / c.max(1) as f64))
+        .collect())
+}
