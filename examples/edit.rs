@@ -86,6 +86,9 @@ struct Args {
     device: String,
 }
 
+/// A method's images and time, or why it was skipped.
+type Outcome = Result<(Tensor<4>, Duration), String>;
+
 /// What a run edits with.
 struct Setup {
     generator: PathBuf,
@@ -201,7 +204,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         optimised.push(Tensor::from_data(result.image.inner().into_data(), &device));
     }
     pb.finish_and_clear();
-    let mut results: Vec<(&str, Result<(Tensor<4>, Duration), String>)> =
+    let mut results: Vec<(&str, Outcome)> =
         vec![("1 OPTIMIZE", Ok((Tensor::cat(optimised, 0), t.elapsed())))];
 
     // Method 2: the mapper, all latents at once.

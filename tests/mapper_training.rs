@@ -248,49 +248,47 @@ fn level_groups_without_rows_are_left_out() {
     use styleclip::stylegan2::GeneratorConfig;
     let device = Device::flex().autodiff();
     let (_, clip) = nets(&device);
-    for (size, groups) in [(32usize, 2usize)] {
-        let config = GeneratorConfig {
-            size,
-            style_dim: 32,
-            n_mlp: 2,
-            channels: vec![32; size.trailing_zeros() as usize - 1],
-            lr_mlp: 0.01,
-            blur_kernel: vec![1.0, 3.0, 3.0, 1.0],
-        };
-        let g = Generator::new_seeded(config, 1, &device).unwrap().no_grad();
-        let data = MapperData::sample(&g, 4, 0, 0.7, 2).unwrap();
-        let dir = scratch(&format!("mapper-rows-{size}"));
-        let trained = MapperTraining::new("a smiling face")
-            .with_batch_size(2)
-            .with_steps(2)
-            .with_lambdas(1.0, 0.8, 0.0)
-            .with_intervals(0, 2, 0)
-            .with_checkpoint_dir(&dir)
-            .run(&g, &clip, None, &data, |_| {})
-            .unwrap_or_else(|e| panic!("{size} px: {e}"));
-        let AnyMapper::Levels(m) = &trained.mapper else {
-            panic!("not a levels mapper")
-        };
-        assert!(m.fine_mapping.is_none(), "{size} px: a fine group exists");
-        assert!(m.options().no_fine);
-        let present = [&m.course_mapping, &m.medium_mapping]
-            .iter()
-            .filter(|g| g.is_some())
-            .count();
-        assert_eq!(present, groups, "{size} px");
-        let keys: Vec<String> = trained
-            .mapper
-            .state_dict()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        assert!(keys.iter().all(|k| !k.contains("fine_mapping")), "{keys:?}");
-        // The checkpoint reloads with the same groups and edits.
-        let back =
-            LevelsMapper::load(dir.join("iteration_2.safetensors"), &Device::flex()).unwrap();
-        assert!(back.fine_mapping.is_none() && back.medium_mapping.is_some());
-        assert_eq!(back.options(), &MapperOptions::levels(false, false, true));
-    }
+    let (size, groups) = (32usize, 2usize);
+    let config = GeneratorConfig {
+        size,
+        style_dim: 32,
+        n_mlp: 2,
+        channels: vec![32; size.trailing_zeros() as usize - 1],
+        lr_mlp: 0.01,
+        blur_kernel: vec![1.0, 3.0, 3.0, 1.0],
+    };
+    let g = Generator::new_seeded(config, 1, &device).unwrap().no_grad();
+    let data = MapperData::sample(&g, 4, 0, 0.7, 2).unwrap();
+    let dir = scratch(&format!("mapper-rows-{size}"));
+    let trained = MapperTraining::new("a smiling face")
+        .with_batch_size(2)
+        .with_steps(2)
+        .with_lambdas(1.0, 0.8, 0.0)
+        .with_intervals(0, 2, 0)
+        .with_checkpoint_dir(&dir)
+        .run(&g, &clip, None, &data, |_| {})
+        .unwrap_or_else(|e| panic!("{size} px: {e}"));
+    let AnyMapper::Levels(m) = &trained.mapper else {
+        panic!("not a levels mapper")
+    };
+    assert!(m.fine_mapping.is_none(), "{size} px: a fine group exists");
+    assert!(m.options().no_fine);
+    let present = [&m.course_mapping, &m.medium_mapping]
+        .iter()
+        .filter(|g| g.is_some())
+        .count();
+    assert_eq!(present, groups, "{size} px");
+    let keys: Vec<String> = trained
+        .mapper
+        .state_dict()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(keys.iter().all(|k| !k.contains("fine_mapping")), "{keys:?}");
+    // The checkpoint reloads with the same groups and edits.
+    let back = LevelsMapper::load(dir.join("iteration_2.safetensors"), &Device::flex()).unwrap();
+    assert!(back.fine_mapping.is_none() && back.medium_mapping.is_some());
+    assert_eq!(back.options(), &MapperOptions::levels(false, false, true));
     let rows = |n| {
         let o = MapperOptions::default().for_rows(n);
         (o.no_coarse, o.no_medium, o.no_fine)

@@ -110,7 +110,7 @@ pub fn contrastive_loss(clip: &Clip, pairs: &Pairs) -> (Tensor<1>, Tensor<1>) {
 
 impl ContrastiveTraining {
     fn check(&self) -> Result<()> {
-        if self.steps == 0 || self.batch_size < 2 || !(self.lr > 0.0) {
+        if self.steps == 0 || self.batch_size < 2 || self.lr.is_nan() || self.lr <= 0.0 {
             return Err(Error::InvalidArgument(format!(
                 "contrastive training needs steps ≥ 1, batch_size ≥ 2 and lr > 0, got {}, {}, {}",
                 self.steps, self.batch_size, self.lr
@@ -174,19 +174,19 @@ impl ContrastiveTraining {
             clip = adam.step(clip, &grads, self.lr_at(step))?;
             clip = clip.clamp_logit_scale(max_s);
             let done = step + 1;
-            if let Some(dir) = &self.checkpoint_dir {
-                if done % self.checkpoint_every.max(1) == 0 || done == self.steps {
-                    let mut tensors = clip.state_dict();
-                    tensors.extend(adam.state("adam."));
-                    let mut meta = clip.metadata()?;
-                    meta.insert("step".into(), done.to_string());
-                    save_safetensors_as(
-                        &dir.join("clip_train.safetensors"),
-                        tensors,
-                        meta,
-                        Precision::F32,
-                    )?;
-                }
+            if let Some(dir) = &self.checkpoint_dir
+                && (done % self.checkpoint_every.max(1) == 0 || done == self.steps)
+            {
+                let mut tensors = clip.state_dict();
+                tensors.extend(adam.state("adam."));
+                let mut meta = clip.metadata()?;
+                meta.insert("step".into(), done.to_string());
+                save_safetensors_as(
+                    &dir.join("clip_train.safetensors"),
+                    tensors,
+                    meta,
+                    Precision::F32,
+                )?;
             }
             let record = ContrastiveStep {
                 step: done,

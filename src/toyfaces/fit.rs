@@ -165,10 +165,10 @@ pub fn fit_generator(
             * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()));
         g = adam.step(g, &grads, lr)?;
         let done = step + 1;
-        if let Some(dir) = &fit.checkpoint_dir {
-            if done % fit.checkpoint_every.max(1) == 0 || done == fit.steps {
-                save_checkpoint(&g, &adam, done, &checkpoint_path(dir))?;
-            }
+        if let Some(dir) = &fit.checkpoint_dir
+            && (done % fit.checkpoint_every.max(1) == 0 || done == fit.steps)
+        {
+            save_checkpoint(&g, &adam, done, &checkpoint_path(dir))?;
         }
         if !observer(FitRecord {
             step: done,

@@ -9,6 +9,7 @@
 //! - [`contrastive`]: the toy CLIP's configuration, caption pairs and zero-shot table.
 //! - [`score`]: the attribute values a prompt asks for and the oracle's verdict on an edit.
 //! - [`world`]: [`ToyFaces`], the shipped networks loaded together.
+//! - [`edits`]: the three methods on the toy world and their oracle-measured rates.
 //! - [`oracle`]: a supervised CNN that reads the attributes and style back; it scores edits.
 //!
 //! The world renders at [`SIZE`] px. It is a miniature of StyleCLIP's face experiments with
@@ -16,6 +17,7 @@
 
 pub mod attributes;
 pub mod contrastive;
+pub mod edits;
 pub mod fit;
 pub mod oracle;
 pub mod render;
@@ -26,6 +28,7 @@ pub use attributes::{
     Attribute, Attributes, Background, Face, Glasses, HairColor, Hairstyle, Jitter, Mouth, Skin,
     Style,
 };
+pub use edits::{EditSettings, Method, Rates};
 pub use oracle::{Oracle, Reading};
 pub use render::{render_batch, render_face, rgb8_to_tensor};
 pub use score::{Verdict, prompt_targets, verdict};

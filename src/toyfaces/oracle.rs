@@ -306,14 +306,14 @@ fn heads_loss(logits: Tensor<2>, targets: &[[usize; 7]], mask: &[[f32; 7]]) -> T
     (logp * onehot).sum().neg().div_scalar(b as f64)
 }
 
+/// Images `[B, 3, 64, 64]`, per image the class of each head, and per image which heads
+/// count (0 for colour heads on sketches).
+pub type TrainingBatch = (Tensor<4>, Vec<[usize; 7]>, Vec<[f32; 7]>);
+
 /// One training batch of renders with their labels: styles photo 60 %, sketch 20 %,
 /// negative 20 %; half the images blurred (3×3 box), all with N(0, σ²) pixel noise,
 /// σ ∈ [0, 0.06].
-pub fn training_batch(
-    batch: usize,
-    seed: u64,
-    device: &Device,
-) -> Result<(Tensor<4>, Vec<[usize; 7]>, Vec<[f32; 7]>)> {
+pub fn training_batch(batch: usize, seed: u64, device: &Device) -> Result<TrainingBatch> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut images = Vec::with_capacity(batch);
     let mut targets = Vec::with_capacity(batch);

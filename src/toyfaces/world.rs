@@ -114,6 +114,11 @@ impl ToyFaces {
             .expect("the toy world's size is valid")
     }
 
+    /// The directory it was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The device it lives on.
     pub fn device(&self) -> &Device {
         &self.device
