@@ -57,6 +57,9 @@ struct Args {
     /// Batch size (default: the stage's own).
     #[arg(long)]
     batch: Option<usize>,
+    /// Peak learning rate of `generator` (default: the stage's own).
+    #[arg(long)]
+    lr: Option<f64>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -113,6 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "generator" => {
             let fit = GeneratorFit {
                 steps: args.steps.unwrap_or(GeneratorFit::default().steps),
+                lr: args.lr.unwrap_or(GeneratorFit::default().lr),
                 batch: args.batch.unwrap_or(GeneratorFit::default().batch),
                 seed: args.seed,
                 checkpoint_dir: Some(args.work_dir.clone()),

@@ -73,6 +73,22 @@ impl ToyFaces {
     /// Load a world from `dir` (the layout `examples/train_toyfaces.rs` writes).
     pub fn load_from(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
+        for (file, stage) in [
+            ("generator.safetensors", "generator"),
+            ("clip.safetensors", "clip"),
+            ("oracle.safetensors", "oracle"),
+            ("stats.safetensors", "extras"),
+            ("fs3.safetensors", "extras"),
+        ] {
+            if !dir.join(file).exists() {
+                return Err(Error::InvalidArgument(format!(
+                    "the toy world in {} has no {file}: run `cargo run --release --example \
+                     train_toyfaces -- --stage {stage} --out-dir {}`",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
+        }
         let generator = Generator::load(dir.join("generator.safetensors"), device)?;
         let clip = Clip::load(dir.join("clip.safetensors"), device)?;
         let oracle = Oracle::load(dir.join("oracle.safetensors"), device)?;
