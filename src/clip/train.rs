@@ -206,6 +206,7 @@ impl ContrastiveTraining {
 impl Clip {
     /// Every parameter under OpenAI's key names and layout (`[out, in]` linear weights).
     pub fn state_dict(&self) -> Vec<(String, TensorData)> {
+        let device = self.logit_scale.val().device();
         named_params(self)
             .into_iter()
             .filter(|(k, _)| k != "attn_mask")
@@ -216,16 +217,8 @@ impl Clip {
                     || k.ends_with("c_fc.weight")
                     || k.ends_with("c_proj.weight");
                 if linear {
-                    let shape = d.shape().to_vec();
-                    let (r, c) = (shape[0], shape[1]);
-                    let v = d.try_into_vec_as::<f32>().unwrap_or_default();
-                    let mut t = vec![0f32; v.len()];
-                    for i in 0..r {
-                        for j in 0..c {
-                            t[j * r + i] = v[i * c + j];
-                        }
-                    }
-                    (k, TensorData::new(t, [c, r]))
+                    let t = Tensor::<2>::from_data(d, &device).transpose();
+                    (k, t.into_data())
                 } else {
                     (k, d)
                 }

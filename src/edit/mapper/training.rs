@@ -589,7 +589,7 @@ impl<'a> MapperTrainer<'a> {
             ));
         }
         // Fresh trainable leaves (a loaded parameter may be the result of a reshape).
-        let mapper = mapper.to_device(&device).map(&mut Leaves);
+        let mapper = crate::training::leaves(mapper.to_device(&device));
         let tokens = Tokenizer::new().tokenize(&[training.description.as_str()], &device)?;
         let text = l2_normalize(clip.encode_text(tokens)).detach();
         Ok(Self {
@@ -884,16 +884,5 @@ impl ModuleMapper for Update<'_, '_> {
             .optimizer
             .step(p, grad.reshape([r, c]), D > 1, state, self.lr);
         Param::initialized(id, Tensor::from_inner(new.reshape(dims)).require_grad())
-    }
-}
-
-/// Makes every parameter a fresh autodiff leaf that requires grad.
-struct Leaves;
-
-impl ModuleMapper for Leaves {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let id = param.id;
-        let value = Tensor::from_inner(param.val().inner()).require_grad();
-        Param::initialized(id, value)
     }
 }
