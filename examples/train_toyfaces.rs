@@ -12,7 +12,8 @@
 //! renderer on generator samples, and the mean pixel error), `clip` (the contrastive CLIP,
 //! resumable, with its zero-shot table), `extras` (StyleSpace statistics, fs3 and one latent
 //! mapper per shipped prompt, from the shipped generator and CLIP), `zeroshot` (the CLIP table
-//! of a shipped file). Networks are written as f16 safetensors.
+//! of a shipped file). `extras` is `stats` (statistics and fs3) then `mappers`. Networks are
+//! written as f16 safetensors.
 
 mod common;
 
@@ -32,7 +33,8 @@ use styleclip::edit::mapper::{MapperData, MapperTraining, TrainingEvent};
 use styleclip::toyfaces::MAPPER_PROMPTS;
 use styleclip::toyfaces::contrastive::{caption_pairs, toy_clip_config, zero_shot_accuracy};
 use styleclip::toyfaces::fit::{
-    GeneratorFit, fit_generator, fit_latents, render_latents, toy_generator_config,
+    FitInput, GeneratorFit, fit_generator, fit_latents, render_latents, toy_generator_config,
+    write_face_code_mapping,
 };
 use styleclip::toyfaces::oracle::{Oracle, train_oracle};
 use styleclip::toyfaces::world::mapper_file_name;
@@ -63,12 +65,30 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Stage-3 (end-to-end) steps of `generator`; 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    polish_steps: usize,
+    /// Probability of a twin pair (one attribute changed) in `clip`'s batches.
+    #[arg(long, default_value_t = 0.5)]
+    twins: f64,
+    /// Start `clip` from this CLIP file instead of a fresh seeded one.
+    #[arg(long)]
+    init_clip: Option<PathBuf>,
     /// Images per channel of `extras`' fs3.
     #[arg(long, default_value_t = 32)]
     fs3_images: usize,
     /// Samples for `eval`.
     #[arg(long, default_value_t = 1000)]
     samples: usize,
+}
+
+/// A log line every `every` steps, printed above the bar (and alone when the bar is hidden,
+/// as when the output goes to a file).
+fn log_every(pb: &ProgressBar, step: usize, every: usize, msg: impl FnOnce() -> String) {
+    if step % every == 0 {
+        let line = format!("step {step}: {}", msg());
+        pb.suspend(|| eprintln!("{line}"));
+    }
 }
 
 fn bar(n: usize) -> ProgressBar {
@@ -78,6 +98,11 @@ fn bar(n: usize) -> ProgressBar {
             .expect("template"),
     );
     pb
+}
+
+/// A generator returned by a fit (on the inner device) moved back onto the autodiff device.
+fn leaves_on(g: Generator, ad: &Device) -> Generator {
+    g.to_device(ad)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -114,7 +139,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             held_out_accuracy(&oracle, &device)?;
         }
         "generator" => {
+            // Stage 1: the synthesis network learns to draw the face codes (resumable).
             let fit = GeneratorFit {
+                input: FitInput::FaceCodes,
                 steps: args.steps.unwrap_or(GeneratorFit::default().steps),
                 lr: args.lr.unwrap_or(GeneratorFit::default().lr),
                 batch: args.batch.unwrap_or(GeneratorFit::default().batch),
@@ -133,17 +160,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if every % 10 == 0 {
                     pb.set_message(format!("L1 {:.4} MSE {:.4}", r.l1, r.mse));
                 }
+                log_every(&pb, r.step, 100, || {
+                    format!("L1 {:.4} MSE {:.4}", r.l1, r.mse)
+                });
                 true
             })?;
             pb.finish();
+            println!(
+                "synthesis: {} steps, {:.0} s this run",
+                fit.steps,
+                t.elapsed().as_secs_f64()
+            );
+            // Stage 2: the mapping network is written to output the face codes.
+            let g = write_face_code_mapping(g, args.seed)?;
+            // Stage 3 (optional): the synthesis trains on through the written mapping.
+            let g = if args.polish_steps > 0 {
+                let fit = GeneratorFit {
+                    input: FitInput::FixedMapping,
+                    steps: args.polish_steps,
+                    lr: args.lr.unwrap_or(GeneratorFit::default().lr) * 0.25,
+                    ..fit
+                };
+                let pb = bar(fit.steps);
+                let g = fit_generator(leaves_on(g, &ad), &fit, |r| {
+                    pb.set_position(r.step as u64);
+                    pb.set_message(format!("L1 {:.4}", r.l1));
+                    log_every(&pb, r.step, 100, || format!("L1 {:.4}", r.l1));
+                    true
+                })?;
+                pb.finish();
+                g
+            } else {
+                g
+            };
             let path = args.out_dir.join("generator.safetensors");
             g.save_as(&path, Precision::F16)?;
-            println!(
-                "generator: {} steps in {:.0} s → {}",
-                fit.steps,
-                t.elapsed().as_secs_f64(),
-                path.display()
-            );
+            println!("generator → {}", path.display());
         }
         "eval" => {
             let g = Generator::load(args.out_dir.join("generator.safetensors"), &device)?;
@@ -201,7 +253,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let run = ContrastiveTraining {
                 steps: args.steps.unwrap_or(2000),
                 batch_size: args.batch.unwrap_or(128),
-                lr: 1e-3,
+                lr: args.lr.unwrap_or(1e-3),
                 warmup: 100,
                 weight_decay: 0.1,
                 checkpoint_dir: Some(args.work_dir.clone()),
@@ -209,18 +261,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..ContrastiveTraining::default()
             };
             let tokenizer = Tokenizer::new();
-            let clip = Clip::new_seeded(toy_clip_config(), args.seed, &device.clone().autodiff())?;
+            let ad = device.clone().autodiff();
+            let clip = match &args.init_clip {
+                // Fine-tune an existing CLIP (a checkpoint in work-dir still takes precedence).
+                Some(path) => Clip::load(path, &ad)?,
+                None => Clip::new_seeded(toy_clip_config(), args.seed, &ad)?,
+            };
             let pb = bar(run.steps);
             let t = Instant::now();
             let clip = run.run(
                 clip,
-                |step, b| caption_pairs(args.seed, step, b, &tokenizer, &device),
+                |step, b| caption_pairs(args.seed, step, b, args.twins, &tokenizer, &device),
                 |r| {
                     pb.set_position(r.step as u64);
-                    pb.set_message(format!(
+                    let msg = format!(
                         "loss {:.3} acc {:.2} scale {:.1}",
                         r.loss, r.accuracy, r.logit_scale
-                    ));
+                    );
+                    log_every(&pb, r.step, 100, || msg.clone());
+                    pb.set_message(msg);
                     ControlFlow::Continue(())
                 },
             )?;
@@ -243,65 +302,83 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
         }
         "extras" => {
-            let g = Generator::load(args.out_dir.join("generator.safetensors"), &device)?;
-            let clip = Clip::load(args.out_dir.join("clip.safetensors"), &device)?;
-            let n = 20_000;
-            let pb = bar(n);
-            let stats = StatsConfig::new(n, args.seed)
-                .compute(&g, &device, |p| pb.set_position(p.done as u64))?;
-            pb.finish();
-            stats.save(args.out_dir.join("stats.safetensors"))?;
-            let config = RelevanceConfig::new(args.fs3_images).with_batch_size(32);
-            let cost = config.cost(&g);
-            let pb = bar(cost.channels);
-            std::fs::create_dir_all(&args.work_dir)?;
-            let fs3 = config.compute(
-                &g,
-                &clip,
-                &stats,
-                Some(&args.work_dir.join("fs3_partial.safetensors")),
-                |p| pb.set_position(p.done as u64),
-            )?;
-            pb.finish();
-            fs3.save(args.out_dir.join("fs3.safetensors"))?;
-            println!(
-                "stats over {n} latents, fs3 over {} channels × {} images",
-                cost.channels, args.fs3_images
-            );
-            // Mappers: the official recipe (Ranger, λ_L2 0.8, no identity loss: these are
-            // not photos of people) on untruncated samples of the toy generator.
-            let ad = device.clone().autodiff();
-            let g = Generator::load(args.out_dir.join("generator.safetensors"), &ad)?.no_grad();
-            let clip = Clip::load(args.out_dir.join("clip.safetensors"), &ad)?.no_grad();
-            let data = MapperData::sample(&g, 4096, 0, 1.0, args.seed)?;
-            let steps = args.steps.unwrap_or(600);
-            std::fs::create_dir_all(args.out_dir.join("mappers"))?;
-            for prompt in MAPPER_PROMPTS {
-                let pb = bar(steps);
-                let t = Instant::now();
-                let trained = MapperTraining::new(prompt)
-                    .with_steps(steps)
-                    .with_batch_size(args.batch.unwrap_or(8))
-                    .with_lambdas(1.0, 0.8, 0.0)
-                    .with_seed(args.seed)
-                    .with_intervals(0, 0, 0)
-                    .run(&g, &clip, None, &data, |e| {
-                        if let TrainingEvent::Step { step, losses, .. } = e {
-                            pb.set_position(*step as u64);
-                            pb.set_message(format!("clip {:.4} l2 {:.4}", losses.clip, losses.l2));
-                        }
-                    })?;
-                pb.finish();
-                let path = args.out_dir.join("mappers").join(mapper_file_name(prompt));
-                trained.save(&path)?;
-                println!(
-                    "mapper `{prompt}`: {steps} steps in {:.0} s → {}",
-                    t.elapsed().as_secs_f64(),
-                    path.display()
-                );
-            }
+            statistics(&args, &device)?;
+            mappers(&args, &device)?;
         }
+        "stats" => statistics(&args, &device)?,
+        "mappers" => mappers(&args, &device)?,
         other => return Err(format!("unknown stage `{other}`").into()),
+    }
+    Ok(())
+}
+
+/// `stats`: StyleSpace statistics over 20 000 latents and fs3 of the shipped generator and CLIP.
+fn statistics(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Error>> {
+    let device = device.clone();
+    let g = Generator::load(args.out_dir.join("generator.safetensors"), &device)?;
+    let clip = Clip::load(args.out_dir.join("clip.safetensors"), &device)?;
+    let n = 20_000;
+    let pb = bar(n);
+    let stats =
+        StatsConfig::new(n, args.seed).compute(&g, &device, |p| pb.set_position(p.done as u64))?;
+    pb.finish();
+    stats.save(args.out_dir.join("stats.safetensors"))?;
+    let config = RelevanceConfig::new(args.fs3_images).with_batch_size(32);
+    let cost = config.cost(&g);
+    let pb = bar(cost.channels);
+    std::fs::create_dir_all(&args.work_dir)?;
+    let fs3 = config.compute(
+        &g,
+        &clip,
+        &stats,
+        Some(&args.work_dir.join("fs3_partial.safetensors")),
+        |p| pb.set_position(p.done as u64),
+    )?;
+    pb.finish();
+    fs3.save(args.out_dir.join("fs3.safetensors"))?;
+    println!(
+        "stats over {n} latents, fs3 over {} channels × {} images",
+        cost.channels, args.fs3_images
+    );
+    Ok(())
+}
+
+/// `mappers`: one LevelsMapper per shipped prompt.
+fn mappers(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Error>> {
+    let device = device.clone();
+    // Mappers: the official recipe (Ranger, λ_L2 0.8, no identity loss: these are
+    // not photos of people) on untruncated samples of the toy generator.
+    let ad = device.clone().autodiff();
+    let g = Generator::load(args.out_dir.join("generator.safetensors"), &ad)?.no_grad();
+    let clip = Clip::load(args.out_dir.join("clip.safetensors"), &ad)?.no_grad();
+    let data = MapperData::sample(&g, 4096, 0, 1.0, args.seed)?;
+    let steps = args.steps.unwrap_or(600);
+    std::fs::create_dir_all(args.out_dir.join("mappers"))?;
+    for prompt in MAPPER_PROMPTS {
+        let pb = bar(steps);
+        let t = Instant::now();
+        let trained = MapperTraining::new(prompt)
+            .with_steps(steps)
+            .with_batch_size(args.batch.unwrap_or(8))
+            .with_lambdas(1.0, 0.8, 0.0)
+            .with_seed(args.seed)
+            .with_intervals(0, 0, 0)
+            .run(&g, &clip, None, &data, |e| {
+                if let TrainingEvent::Step { step, losses, .. } = e {
+                    pb.set_position(*step as u64);
+                    let msg = format!("clip {:.4} l2 {:.4}", losses.clip, losses.l2);
+                    log_every(&pb, *step, 100, || msg.clone());
+                    pb.set_message(msg);
+                }
+            })?;
+        pb.finish();
+        let path = args.out_dir.join("mappers").join(mapper_file_name(prompt));
+        trained.save(&path)?;
+        println!(
+            "mapper `{prompt}`: {steps} steps in {:.0} s → {}",
+            t.elapsed().as_secs_f64(),
+            path.display()
+        );
     }
     Ok(())
 }

@@ -228,3 +228,115 @@ fn shipped_oracle_reads_held_out_renders() {
             .is_err()
     );
 }
+
+#[test]
+fn forced_captions_name_the_attribute_but_never_a_colour_on_sketches() {
+    // Mouth words of every phrasing the captions use.
+    let mouth_words = [
+        "smil",
+        "frown",
+        "open mouth",
+        "surprised",
+        "neutral",
+        "straight",
+    ];
+    for seed in 0..500 {
+        let a = Attributes::sample(seed);
+        let c = a.caption_naming(Style::Photo, seed, 2);
+        assert!(mouth_words.iter().any(|w| c.contains(w)), "{c}");
+        let s = a.caption_naming(Style::Sketch, seed, 0);
+        // Colours stay unnamed on sketches even when forced.
+        for colour in ["purple", "blonde", "black", "brown", "red", "grey"] {
+            assert!(!s.contains(colour), "{s}");
+        }
+    }
+}
+
+#[test]
+fn face_codes_are_one_hot_per_attribute_and_follow_the_latent_map() {
+    use styleclip::toyfaces::CLASS_COUNTS;
+    use styleclip::toyfaces::fit::{FACE_CODE_DIMS, face_code};
+    let device = Device::flex();
+    let z = styleclip::toyfaces::fit::fit_latents(5, 0, 300, 64, &device);
+    let v = z.into_data().try_into_vec_as::<f32>().unwrap();
+    for row in v.chunks_exact(64) {
+        let code = face_code(row);
+        assert_eq!(code.len(), FACE_CODE_DIMS);
+        let face = Face::from_latent(row);
+        let mut offset = 0;
+        for (k, &n) in CLASS_COUNTS.iter().enumerate() {
+            let slot = &code[offset..offset + n];
+            assert_eq!(slot.iter().sum::<f32>(), 1.0);
+            assert_eq!(slot[face.attributes.indices()[k]], 1.0);
+            offset += n;
+        }
+        assert_eq!(offset, FACE_CODE_DIMS);
+        // PixelNorm first: the face depends on the direction of z only.
+        let scaled: Vec<f32> = row.iter().map(|x| x * 1.7).collect();
+        assert_eq!(Face::from_latent(&scaled).attributes, face.attributes);
+    }
+}
+
+#[test]
+fn the_written_mapping_draws_what_the_face_codes_drew() {
+    // Stage 2 of the generator fit on a small random generator (every weight random, so no
+    // symmetry hides a wrong fold): G'(mapping'(z)) must equal G(c(z)·T) away from the class
+    // boundaries' ramps, for n_mlp 4 (middle layers pass the code on) and 2 (none).
+    use styleclip::stylegan2::{Generator, GeneratorConfig, NoiseMode};
+    use styleclip::toyfaces::fit::{face_code, face_code_table, write_face_code_mapping};
+    let device = Device::flex();
+    for n_mlp in [4, 2] {
+        let config = GeneratorConfig {
+            size: 16,
+            style_dim: 64,
+            n_mlp,
+            channels: vec![24, 20, 12],
+            lr_mlp: 0.01,
+            blur_kernel: vec![1.0, 3.0, 3.0, 1.0],
+        };
+        let g = Generator::new_seeded(config, 3, &device).unwrap();
+        let z = styleclip::toyfaces::fit::fit_latents(9, 0, 24, 64, &device);
+        let zv = z.clone().into_data().try_into_vec_as::<f32>().unwrap();
+        let table = face_code_table(64, 11);
+        let mut w = vec![0f32; 24 * 64];
+        for (row, out) in zv.chunks_exact(64).zip(w.chunks_exact_mut(64)) {
+            for (c, t) in face_code(row).iter().zip(table.chunks_exact(64)) {
+                out.iter_mut().zip(t).for_each(|(o, t)| *o += c * t);
+            }
+        }
+        let w = Tensor::<2>::from_data(TensorData::new(w, [24, 64]), &device);
+        let before = g.synthesis(g.broadcast(w), NoiseMode::Zero);
+        let g = write_face_code_mapping(g, 11).unwrap();
+        let after = g.synthesis(g.broadcast(g.mapping(z)), NoiseMode::Zero);
+        let diff = (before.clone() - after)
+            .abs()
+            .max_dim(1)
+            .max_dim(2)
+            .max_dim(3)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let scale = before.abs().max().into_scalar::<f32>();
+        // Latents on a class boundary's ramp (|Φ(ẑ_k)·n − c| small) are blends by design.
+        let on_ramp: Vec<bool> = zv
+            .chunks_exact(64)
+            .map(|row| {
+                let u = styleclip::toyfaces::latent_units(row);
+                styleclip::toyfaces::CLASS_COUNTS
+                    .iter()
+                    .enumerate()
+                    .any(|(k, &n)| {
+                        let x = u[k] * n as f32;
+                        (x - x.round()).abs() < 0.004 * n as f32 && x.round() > 0.0
+                    })
+            })
+            .collect();
+        for (i, (&d, &ramp)) in diff.iter().zip(&on_ramp).enumerate() {
+            assert!(
+                ramp || d < 1e-3 * scale,
+                "n_mlp {n_mlp}, latent {i}: max |Δ| {d} (scale {scale}); on ramps: {on_ramp:?}"
+            );
+        }
+        assert!(g.latent_avg().is_some());
+    }
+}

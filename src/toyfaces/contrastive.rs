@@ -12,8 +12,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::attributes::{
-    Attribute, Attributes, Background, Face, Glasses, HairColor, Hairstyle, Jitter, Mouth, Skin,
-    Style,
+    Attribute, Attributes, Background, CLASS_COUNTS, Face, Glasses, HairColor, Hairstyle, Jitter,
+    Mouth, Skin, Style,
 };
 use super::render::render_batch;
 use crate::clip::preprocess::styleclip_raw;
@@ -48,26 +48,58 @@ fn style_of(u: f64) -> Style {
     }
 }
 
-/// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step)` alone.
+/// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step, twins)`
+/// alone.
+///
+/// With probability `twins` a draw is a pair of *twins*: the same face, style and jitter with
+/// one attribute changed (mouth and hairstyle most often; never a colour on sketches), both
+/// captions naming that attribute. Random batches differ in many attributes at once, so a
+/// contrastive model can ignore the small ones (measured: zero-shot mouth 32 % after 2700
+/// steps without twins); twins are hard negatives that only the changed attribute separates.
 pub fn caption_pairs(
     seed: u64,
     step: usize,
     batch: usize,
+    twins: f64,
     tokenizer: &Tokenizer,
     device: &Device,
 ) -> Result<Pairs> {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x2f1d_9b3c_0e4b_8a6b) ^ step as u64);
     let mut by_style: [Vec<(usize, Face)>; 3] = Default::default();
     let mut captions = vec![String::new(); batch];
-    for (i, caption) in captions.iter_mut().enumerate() {
+    let mut i = 0;
+    while i < batch {
         let s: u64 = rng.random();
         let style = style_of(rng.random());
         let face = Face {
             attributes: Attributes::sample(s),
             jitter: Jitter::sample(s),
         };
-        *caption = face.attributes.caption_seeded(style, s);
-        by_style[style.index()].push((i, face));
+        if twins > 0.0 && i + 1 < batch && rng.random_bool(twins.min(1.0)) {
+            // Attribute to change: weighted towards the small features.
+            let options: &[usize] = if style == Style::Sketch {
+                &[1, 2, 2, 3]
+            } else {
+                &[0, 1, 1, 2, 2, 2, 3, 4, 5]
+            };
+            let k = options[rng.random_range(0..options.len())];
+            let mut idx = face.attributes.indices();
+            let n = CLASS_COUNTS[k];
+            idx[k] = (idx[k] + rng.random_range(1..n)) % n;
+            let twin = Face {
+                attributes: Attributes::from_indices(idx),
+                ..face
+            };
+            for (j, f) in [(i, face), (i + 1, twin)] {
+                captions[j] = f.attributes.caption_naming(style, s ^ j as u64, k);
+                by_style[style.index()].push((j, f));
+            }
+            i += 2;
+        } else {
+            captions[i] = face.attributes.caption_seeded(style, s);
+            by_style[style.index()].push((i, face));
+            i += 1;
+        }
     }
     // Render per style, then put the rows back in draw order.
     let mut rows: Vec<(usize, Tensor<4>)> = Vec::with_capacity(3);

@@ -25,8 +25,8 @@ pub mod score;
 pub mod world;
 
 pub use attributes::{
-    Attribute, Attributes, Background, Face, Glasses, HairColor, Hairstyle, Jitter, Mouth, Skin,
-    Style,
+    Attribute, Attributes, Background, CLASS_COUNTS, Face, Glasses, HairColor, Hairstyle, Jitter,
+    Mouth, Skin, Style, latent_units,
 };
 pub use edits::{EditSettings, Method, Rates};
 pub use oracle::{Oracle, Reading};
