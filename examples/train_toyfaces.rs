@@ -85,7 +85,7 @@ struct Args {
 /// A log line every `every` steps, printed above the bar (and alone when the bar is hidden,
 /// as when the output goes to a file).
 fn log_every(pb: &ProgressBar, step: usize, every: usize, msg: impl FnOnce() -> String) {
-    if step % every == 0 {
+    if step.is_multiple_of(every) {
         let line = format!("step {step}: {}", msg());
         pb.suspend(|| eprintln!("{line}"));
     }
