@@ -65,7 +65,7 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Stage-3 (end-to-end) steps of `generator`; 0 skips it.
+    /// Stage-3 steps of `generator` (the synthesis through the written mapping); 0 skips it.
     #[arg(long, default_value_t = 0)]
     polish_steps: usize,
     /// Probability of a twin pair (one attribute changed) in `clip`'s batches.
@@ -98,11 +98,6 @@ fn bar(n: usize) -> ProgressBar {
             .expect("template"),
     );
     pb
-}
-
-/// A generator returned by a fit (on the inner device) moved back onto the autodiff device.
-fn leaves_on(g: Generator, ad: &Device) -> Generator {
-    g.to_device(ad)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -182,7 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     ..fit
                 };
                 let pb = bar(fit.steps);
-                let g = fit_generator(leaves_on(g, &ad), &fit, |r| {
+                let g = fit_generator(g.to_device(&ad), &fit, |r| {
                     pb.set_position(r.step as u64);
                     pb.set_message(format!("L1 {:.4}", r.l1));
                     log_every(&pb, r.step, 100, || format!("L1 {:.4}", r.l1));
@@ -314,13 +309,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// `stats`: StyleSpace statistics over 20 000 latents and fs3 of the shipped generator and CLIP.
 fn statistics(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Error>> {
-    let device = device.clone();
-    let g = Generator::load(args.out_dir.join("generator.safetensors"), &device)?;
-    let clip = Clip::load(args.out_dir.join("clip.safetensors"), &device)?;
+    let g = Generator::load(args.out_dir.join("generator.safetensors"), device)?;
+    let clip = Clip::load(args.out_dir.join("clip.safetensors"), device)?;
     let n = 20_000;
     let pb = bar(n);
     let stats =
-        StatsConfig::new(n, args.seed).compute(&g, &device, |p| pb.set_position(p.done as u64))?;
+        StatsConfig::new(n, args.seed).compute(&g, device, |p| pb.set_position(p.done as u64))?;
     pb.finish();
     stats.save(args.out_dir.join("stats.safetensors"))?;
     let config = RelevanceConfig::new(args.fs3_images).with_batch_size(32);
@@ -345,7 +339,6 @@ fn statistics(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Er
 
 /// `mappers`: one LevelsMapper per shipped prompt.
 fn mappers(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Error>> {
-    let device = device.clone();
     // Mappers: the official recipe (Ranger, λ_L2 0.8, no identity loss: these are
     // not photos of people) on untruncated samples of the toy generator.
     let ad = device.clone().autodiff();

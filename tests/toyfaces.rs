@@ -146,8 +146,7 @@ fn latent_map_gives_every_class_its_share() {
             counts[k][i] += 1;
         }
     }
-    let n_classes = [6, 4, 4, 3, 3, 4];
-    for (k, &n) in n_classes.iter().enumerate() {
+    for (k, &n) in styleclip::toyfaces::CLASS_COUNTS.iter().enumerate() {
         for &c in &counts[k][..n] {
             let share = c as f64 / 6000.0;
             assert!(

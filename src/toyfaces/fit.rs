@@ -367,21 +367,28 @@ pub struct FitRecord {
 
 /// The latent batch of step `step`: `[batch, style_dim]`, `N(0, 1)`, from `(seed, step)`.
 pub fn fit_latents(seed: u64, step: usize, batch: usize, dim: usize, device: &Device) -> Tensor<2> {
-    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ step as u64);
-    let v: Vec<f32> = (0..batch * dim)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
+    let v = latent_values(seed, step, batch, dim);
     Tensor::from_data(TensorData::new(v, [batch, dim]), device)
+}
+
+/// The values of [`fit_latents`], row-major on the host.
+fn latent_values(seed: u64, step: usize, batch: usize, dim: usize) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ step as u64);
+    (0..batch * dim)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect()
 }
 
 /// The renderer's image of each latent row: `[B, 3, 64, 64]` in `[-1, 1]`.
 pub fn render_latents(z: &Tensor<2>) -> Result<Tensor<4>> {
-    let [b, d] = z.dims();
-    let values = crate::edit::host(z.clone())?;
-    let faces: Vec<Face> = (0..b)
-        .map(|i| Face::from_latent(&values[i * d..(i + 1) * d]))
-        .collect();
-    render_batch(&faces, Style::Photo, super::SIZE, &z.device())
+    let [_, d] = z.dims();
+    render_rows(&crate::edit::host(z.clone())?, d, &z.device())
+}
+
+/// [`render_latents`] of host rows of width `d`.
+fn render_rows(values: &[f32], d: usize, device: &Device) -> Result<Tensor<4>> {
+    let faces: Vec<Face> = values.chunks_exact(d).map(Face::from_latent).collect();
+    render_batch(&faces, Style::Photo, super::SIZE, device)
 }
 
 fn checkpoint_path(dir: &Path, input: FitInput) -> PathBuf {
@@ -434,13 +441,19 @@ pub fn fit_generator(
     let d = config.style_dim;
     let table = face_code_table(d, fit.seed);
     for step in start..fit.steps {
-        let z = fit_latents(fit.seed, step, fit.batch, d, &device);
-        let target = render_latents(&z)?;
+        // The batch is drawn on the host, where the renderer and the face codes read it.
+        let values = latent_values(fit.seed, step, fit.batch, d);
+        let target = render_rows(&values, d, &device)?;
         let w = match fit.input {
-            FitInput::Mapping => g.mapping(z),
-            FitInput::FixedMapping => g.mapping(z).detach(),
-            FitInput::FaceCodes => {
-                coded_latents(&crate::edit::host(z)?, d, &table, &device).detach()
+            FitInput::FaceCodes => coded_latents(&values, d, &table, &device),
+            input => {
+                let z = Tensor::from_data(TensorData::new(values, [fit.batch, d]), &device);
+                let w = g.mapping(z);
+                if input == FitInput::FixedMapping {
+                    w.detach()
+                } else {
+                    w
+                }
             }
         };
         let wp = g.broadcast(w);

@@ -22,10 +22,7 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::attributes::{
-    Attribute, Attributes, Background, Face, Glasses, HairColor, Hairstyle, Jitter, Mouth, Skin,
-    Style,
-};
+use super::attributes::{Attribute, Attributes, CLASS_COUNTS, Face, Jitter, Style};
 use super::render::render_batch;
 use crate::error::{Error, Result};
 use crate::training::ModuleAdam;
@@ -38,15 +35,15 @@ use crate::weights::{
 pub const FORMAT: &str = "styleclip.toyfaces.oracle";
 
 /// Class counts of the heads, in logit order (six attributes, then the style).
-pub const HEADS: [usize; 7] = [
-    HairColor::ALL.len(),
-    Hairstyle::ALL.len(),
-    Mouth::ALL.len(),
-    Glasses::ALL.len(),
-    Skin::ALL.len(),
-    Background::ALL.len(),
-    Style::ALL.len(),
-];
+pub const HEADS: [usize; 7] = {
+    let mut heads = [Style::ALL.len(); 7];
+    let mut k = 0;
+    while k < CLASS_COUNTS.len() {
+        heads[k] = CLASS_COUNTS[k];
+        k += 1;
+    }
+    heads
+};
 
 const CHANNELS: [usize; 5] = [16, 32, 64, 64, 96];
 const HIDDEN: usize = 128;
