@@ -109,12 +109,29 @@ fn setup(args: &Args, device: &Device) -> Result<Setup, Box<dyn std::error::Erro
             Some(p) => AnyMapper::load(p, device).map_err(|e| e.to_string()),
             None => match world.mapper(&args.prompt)? {
                 Some(m) => Ok(AnyMapper::Levels(m)),
-                None => Err(format!(
-                    "no shipped mapper for `{}` (shipped: {}); train one with the \
-                     `train_mapper` example and pass --mapper",
-                    args.prompt,
-                    styleclip::toyfaces::MAPPER_PROMPTS.join(", ")
-                )),
+                None => {
+                    let shipped: Vec<&str> = styleclip::toyfaces::MAPPER_PROMPTS
+                        .into_iter()
+                        .filter(|p| {
+                            world
+                                .dir()
+                                .join("mappers")
+                                .join(styleclip::toyfaces::world::mapper_file_name(p))
+                                .exists()
+                        })
+                        .collect();
+                    Err(format!(
+                        "no mapper for `{}` in {} (present: {}); train one with the \
+                         `train_mapper` example and pass --mapper",
+                        args.prompt,
+                        world.dir().join("mappers").display(),
+                        if shipped.is_empty() {
+                            "none".to_string()
+                        } else {
+                            shipped.join(", ")
+                        }
+                    ))
+                }
             },
         };
         return Ok(Setup {

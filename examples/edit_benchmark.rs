@@ -10,6 +10,7 @@
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::device::{DEVICE_NAMES, device_from_name};
+use styleclip::toyfaces::score::ATTRIBUTE_NAMES;
 use styleclip::toyfaces::{EditSettings, Method, ToyFaces};
 
 /// The benchmark's prompts: the paper's three, and three more the captions phrase.
@@ -28,9 +29,30 @@ struct Args {
     /// Faces per prompt.
     #[arg(long, default_value_t = 32)]
     seeds: u64,
-    /// Method 1: optimisation steps.
-    #[arg(long, default_value_t = 40)]
-    steps: usize,
+    /// Method 1: optimisation steps (default: `EditSettings`').
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Method 1: learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Method 1: λ_L2.
+    #[arg(long)]
+    l2_lambda: Option<f64>,
+    /// Method 3: strength α.
+    #[arg(long, allow_hyphen_values = true)]
+    alpha: Option<f32>,
+    /// Method 3: threshold β.
+    #[arg(long)]
+    beta: Option<f64>,
+    /// Methods to run (1, 2, 3).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    methods: Vec<usize>,
+    /// Prompts (default: the benchmark's list).
+    #[arg(long, value_delimiter = ';')]
+    prompts: Vec<String>,
+    /// A toy world directory other than the shipped one.
+    #[arg(long)]
+    world: Option<std::path::PathBuf>,
     #[arg(long, default_value = "flex", help = format!("Device: {DEVICE_NAMES}"))]
     device: String,
 }
@@ -38,18 +60,39 @@ struct Args {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let device = device_from_name(&args.device)?;
-    let world = ToyFaces::load(&device)?;
+    let world = match &args.world {
+        Some(dir) => ToyFaces::load_from(dir, &device)?,
+        None => ToyFaces::load(&device)?,
+    };
+    let d = EditSettings::default();
     let settings = EditSettings {
-        steps: args.steps,
-        ..EditSettings::default()
+        steps: args.steps.unwrap_or(d.steps),
+        lr: args.lr.unwrap_or(d.lr),
+        l2_lambda: args.l2_lambda.unwrap_or(d.l2_lambda),
+        alpha: args.alpha.unwrap_or(d.alpha),
+        beta: args.beta.unwrap_or(d.beta),
+        ..d
+    };
+    let methods: Vec<Method> = args
+        .methods
+        .iter()
+        .map(|&m| match m {
+            1..=3 => Ok(Method::ALL[m - 1]),
+            _ => Err(format!("no method {m}: 1, 2 or 3")),
+        })
+        .collect::<Result<_, _>>()?;
+    let prompts: Vec<String> = if args.prompts.is_empty() {
+        PROMPTS.iter().map(|p| p.to_string()).collect()
+    } else {
+        args.prompts.clone()
     };
     let seeds: Vec<u64> = (1000..1000 + args.seeds).collect();
-    let pb = ProgressBar::new((PROMPTS.len() * 3) as u64).with_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} {msg} {elapsed_precise}",
-    )?);
+    let pb = ProgressBar::new((prompts.len() * methods.len()) as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} {elapsed_precise}")?,
+    );
     let mut rows = Vec::new();
-    for prompt in PROMPTS {
-        for method in Method::ALL {
+    for prompt in &prompts {
+        for &method in &methods {
             pb.set_message(format!("{} / {prompt}", method.name()));
             rows.push((
                 prompt,
@@ -60,23 +103,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     pb.finish_and_clear();
-    println!("| prompt | method | success | preservation | time per edit |");
-    println!("|---|---|---|---|---|");
+    println!("| prompt | method | success | preservation | time per edit | changed |");
+    println!("|---|---|---|---|---|---|");
     for (prompt, method, r) in rows {
         match r {
             Some(r) => println!(
-                "| {prompt} | {} | {:.0}% | {:.0}% | {:.3} s |",
+                "| {prompt} | {} | {:.0}% | {:.0}% | {:.3} s | {} |",
                 method.name(),
                 100.0 * r.reached,
                 100.0 * r.kept,
-                r.seconds_per_edit
+                r.seconds_per_edit,
+                ATTRIBUTE_NAMES
+                    .iter()
+                    .zip(r.changed)
+                    .filter(|(_, c)| *c > 0.0)
+                    .map(|(a, c)| format!("{a} {:.0}%", 100.0 * c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
-            None => println!("| {prompt} | {} | no shipped mapper | | |", method.name()),
+            None => println!("| {prompt} | {} | no shipped mapper | | | |", method.name()),
         }
     }
     println!(
-        "\n{} seeds per prompt; method 1 with {} steps",
-        args.seeds, args.steps
+        "\n{} seeds per prompt (1000..); method 1: {} steps, lr {}, λ_L2 {}; method 3: \
+         α {}, β {}",
+        args.seeds, settings.steps, settings.lr, settings.l2_lambda, settings.alpha, settings.beta
     );
     Ok(())
 }

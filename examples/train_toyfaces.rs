@@ -68,12 +68,32 @@ struct Args {
     /// Stage-3 steps of `generator` (the synthesis through the written mapping); 0 skips it.
     #[arg(long, default_value_t = 0)]
     polish_steps: usize,
+    /// Start `generator` from this generator (mapping already written): stages 1 and 2 are
+    /// skipped and `--polish-steps` of stage 3 run on it.
+    #[arg(long)]
+    init_generator: Option<PathBuf>,
+    /// Pixel-loss weight of the mouth, glasses and eyebrow regions in `generator`.
+    #[arg(long, default_value_t = 1.0)]
+    detail_weight: f32,
     /// Probability of a twin pair (one attribute changed) in `clip`'s batches.
     #[arg(long, default_value_t = 0.5)]
     twins: f64,
     /// Start `clip` from this CLIP file instead of a fresh seeded one.
     #[arg(long)]
     init_clip: Option<PathBuf>,
+    /// λ_L2 of `mappers` (the official recipe's 0.8 assumes OpenAI CLIP's logit scale 100;
+    /// see weights/toyfaces/README.md for the value the shipped mappers used).
+    #[arg(long, default_value_t = 0.8)]
+    mapper_l2: f64,
+    /// Ranger learning rate of `mappers` (official 0.5, tuned for 50 000 steps).
+    #[arg(long, default_value_t = 0.5)]
+    mapper_lr: f64,
+    /// Residual scale of `mappers`: `ŵ = w + scale · M(w)` (official 0.1).
+    #[arg(long, default_value_t = 0.1)]
+    mapper_residual: f64,
+    /// Prompts of `mappers` (default: `MAPPER_PROMPTS`), separated by `;`.
+    #[arg(long, value_delimiter = ';')]
+    prompts: Vec<String>,
     /// Images per channel of `extras`' fs3.
     #[arg(long, default_value_t = 32)]
     fs3_images: usize,
@@ -134,7 +154,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             held_out_accuracy(&oracle, &device)?;
         }
         "generator" => {
-            // Stage 1: the synthesis network learns to draw the face codes (resumable).
             let fit = GeneratorFit {
                 input: FitInput::FaceCodes,
                 steps: args.steps.unwrap_or(GeneratorFit::default().steps),
@@ -142,32 +161,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 batch: args.batch.unwrap_or(GeneratorFit::default().batch),
                 seed: args.seed,
                 checkpoint_dir: Some(args.work_dir.clone()),
+                detail_weight: args.detail_weight,
                 ..GeneratorFit::default()
             };
             let ad = device.clone().autodiff();
-            let g = Generator::new_seeded(toy_generator_config(), args.seed, &ad)?;
-            let pb = bar(fit.steps);
-            let t = Instant::now();
-            let mut every = 0;
-            let g = fit_generator(g, &fit, |r| {
-                pb.set_position(r.step as u64);
-                every += 1;
-                if every % 10 == 0 {
-                    pb.set_message(format!("L1 {:.4} MSE {:.4}", r.l1, r.mse));
-                }
-                log_every(&pb, r.step, 100, || {
-                    format!("L1 {:.4} MSE {:.4}", r.l1, r.mse)
-                });
-                true
-            })?;
-            pb.finish();
-            println!(
-                "synthesis: {} steps, {:.0} s this run",
-                fit.steps,
-                t.elapsed().as_secs_f64()
-            );
-            // Stage 2: the mapping network is written to output the face codes.
-            let g = write_face_code_mapping(g, args.seed)?;
+            let g = if let Some(init) = &args.init_generator {
+                Generator::load(init, &device)?
+            } else {
+                // Stages 1 and 2: the synthesis network learns to draw the face codes
+                // (resumable), then the mapping network is written to output them.
+                let g = Generator::new_seeded(toy_generator_config(), args.seed, &ad)?;
+                let pb = bar(fit.steps);
+                let t = Instant::now();
+                let mut every = 0;
+                let g = fit_generator(g, &fit, |r| {
+                    pb.set_position(r.step as u64);
+                    every += 1;
+                    if every % 10 == 0 {
+                        pb.set_message(format!("L1 {:.4} MSE {:.4}", r.l1, r.mse));
+                    }
+                    log_every(&pb, r.step, 100, || {
+                        format!("L1 {:.4} MSE {:.4}", r.l1, r.mse)
+                    });
+                    true
+                })?;
+                pb.finish();
+                println!(
+                    "synthesis: {} steps, {:.0} s this run",
+                    fit.steps,
+                    t.elapsed().as_secs_f64()
+                );
+                write_face_code_mapping(g, args.seed)?
+            };
             // Stage 3 (optional): the synthesis trains on through the written mapping.
             let g = if args.polish_steps > 0 {
                 let fit = GeneratorFit {
@@ -347,13 +372,23 @@ fn mappers(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Error
     let data = MapperData::sample(&g, 4096, 0, 1.0, args.seed)?;
     let steps = args.steps.unwrap_or(600);
     std::fs::create_dir_all(args.out_dir.join("mappers"))?;
-    for prompt in MAPPER_PROMPTS {
+    let prompts: Vec<String> = if args.prompts.is_empty() {
+        MAPPER_PROMPTS.iter().map(|p| p.to_string()).collect()
+    } else {
+        args.prompts.clone()
+    };
+    for prompt in &prompts {
         let pb = bar(steps);
         let t = Instant::now();
         let trained = MapperTraining::new(prompt)
             .with_steps(steps)
             .with_batch_size(args.batch.unwrap_or(8))
-            .with_lambdas(1.0, 0.8, 0.0)
+            .with_lambdas(1.0, args.mapper_l2, 0.0)
+            .with_lr(args.mapper_lr)
+            .with_options(styleclip::edit::mapper::MapperOptions {
+                residual_scale: args.mapper_residual,
+                ..Default::default()
+            })
             .with_seed(args.seed)
             .with_intervals(0, 0, 0)
             .run(&g, &clip, None, &data, |e| {

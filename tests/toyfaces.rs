@@ -339,3 +339,23 @@ fn the_written_mapping_draws_what_the_face_codes_drew() {
         assert!(g.latent_avg().is_some());
     }
 }
+
+#[test]
+fn detail_weights_cover_the_mouth_glasses_and_brows_only() {
+    use styleclip::toyfaces::fit::detail_weights;
+    let device = Device::flex();
+    let w = detail_weights(5.0, &device).unwrap();
+    assert_eq!(w.dims(), [1, 1, 64, 64]);
+    let v = w.into_data().try_to_vec::<f32>().unwrap();
+    assert!(v.iter().all(|&x| x == 1.0 || x == 5.0));
+    let at = |x: usize, y: usize| v[y * 64 + x];
+    // Mouth centre (0.50, 0.645), a lens rim (0.40 ± 0.072, 0.4625), the forehead, a corner.
+    assert_eq!(at(32, 41), 5.0);
+    assert_eq!(at(21, 30), 5.0);
+    assert_eq!(at(32, 12), 1.0);
+    assert_eq!(at(2, 2), 1.0);
+    let share = v.iter().filter(|&&x| x == 5.0).count() as f64 / v.len() as f64;
+    assert!((0.05..0.3).contains(&share), "detail share {share}");
+    assert!(detail_weights(0.0, &device).is_err());
+    assert!(detail_weights(f32::NAN, &device).is_err());
+}

@@ -77,6 +77,9 @@ pub struct Rates {
     pub reached: f64,
     /// Fraction whose other attributes all read as on the source.
     pub kept: f64,
+    /// Per attribute (in [`super::score::ATTRIBUTE_NAMES`] order), the fraction of edits
+    /// that changed it without the prompt naming it: what broke preservation.
+    pub changed: [f64; 6],
     /// Seconds per edit.
     pub seconds_per_edit: f64,
 }
@@ -168,7 +171,14 @@ impl ToyFaces {
             .map(|(b, a)| verdict(b, a, &targets))
             .collect();
         let n = seeds.len();
+        let mut changed = [0.0; 6];
+        for name in v.iter().flat_map(|v| &v.changed) {
+            if let Some(k) = super::score::ATTRIBUTE_NAMES.iter().position(|a| a == name) {
+                changed[k] += 1.0 / n as f64;
+            }
+        }
         Ok(Some(Rates {
+            changed,
             n,
             reached: v.iter().filter(|v| v.reached).count() as f64 / n as f64,
             kept: v.iter().filter(|v| v.kept).count() as f64 / n as f64,
