@@ -27,7 +27,7 @@ use styleclip::edit::mapper::AnyMapper;
 use styleclip::edit::optimization::LatentOptimization;
 use styleclip::imaging::{Rgb8, to_rgb8};
 use styleclip::stylegan2::{Generator, NoiseMode};
-use styleclip::toyfaces::{Attributes, Oracle, ToyFaces, prompt_targets, verdict};
+use styleclip::toyfaces::{Attributes, EditSettings, Oracle, ToyFaces, prompt_targets, verdict};
 
 #[derive(Parser, Debug)]
 #[command(about = "Edit faces with a text prompt by StyleCLIP's three methods")]
@@ -41,21 +41,21 @@ struct Args {
     /// Seeds of the faces to edit.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2,3")]
     seeds: Vec<u64>,
-    /// Method 1: optimisation steps.
-    #[arg(long, default_value_t = 40)]
-    steps: usize,
-    /// Method 1: learning rate (official 0.1).
-    #[arg(long, default_value_t = 0.1)]
-    lr: f64,
-    /// Method 1: λ_L2 (official 0.008).
-    #[arg(long, default_value_t = 0.008)]
-    l2_lambda: f64,
-    /// Method 3: strength α.
-    #[arg(long, default_value_t = 4.0, allow_hyphen_values = true)]
-    alpha: f32,
-    /// Method 3: disentanglement threshold β.
-    #[arg(long, default_value_t = 0.1)]
-    beta: f64,
+    /// Method 1: optimisation steps (default: the toy world's `EditSettings`, else 40).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Method 1: learning rate (default: the toy world's, else the official 0.1).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Method 1: λ_L2 (default: the toy world's, else the official 0.008).
+    #[arg(long)]
+    l2_lambda: Option<f64>,
+    /// Method 3: strength α (default: the toy world's, else 4).
+    #[arg(long, allow_hyphen_values = true)]
+    alpha: Option<f32>,
+    /// Method 3: disentanglement threshold β (default: the toy world's, else 0.1).
+    #[arg(long)]
+    beta: Option<f64>,
     /// Truncation ψ of the sampled faces (default: 1 in the toy world, 0.7 otherwise).
     #[arg(long)]
     truncation: Option<f64>,
@@ -181,6 +181,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let g = &s.g;
     let n = args.seeds.len();
     let psi = args.truncation.unwrap_or(if s.toy { 1.0 } else { 0.7 });
+    // Defaults: the toy world's tuned settings, or the official values on real checkpoints.
+    let d = if s.toy {
+        EditSettings::default()
+    } else {
+        EditSettings::official()
+    };
+    let settings = EditSettings {
+        steps: args.steps.unwrap_or(d.steps),
+        lr: args.lr.unwrap_or(d.lr),
+        l2_lambda: args.l2_lambda.unwrap_or(d.l2_lambda),
+        alpha: args.alpha.unwrap_or(d.alpha),
+        beta: args.beta.unwrap_or(d.beta),
+        neutral: args.neutral.clone(),
+    };
     let avg = g.latent_avg().unwrap_or_else(|| g.mean_latent(4096, 0));
     let z = Tensor::cat(
         args.seeds.iter().map(|&seed| g.sample_z(1, seed)).collect(),
@@ -206,17 +220,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ad = device.clone().autodiff();
     let g_ad = Generator::load(&s.generator, &ad)?.no_grad();
     let clip_ad = Clip::load(&s.clip, &ad)?.no_grad();
-    let pb = ProgressBar::new((n * args.steps) as u64).with_style(ProgressStyle::with_template(
-        "1 optimisation {bar:40} {pos}/{len} {elapsed_precise}",
-    )?);
+    let pb = ProgressBar::new((n * settings.steps) as u64).with_style(
+        ProgressStyle::with_template("1 optimisation {bar:40} {pos}/{len} {elapsed_precise}")?,
+    );
     let t = Instant::now();
     let mut optimised = Vec::with_capacity(n);
     for i in 0..n {
         let start = Tensor::from_data(w.clone().narrow(0, i, 1).into_data(), &ad);
         let result = LatentOptimization::new(args.prompt.clone())
-            .with_steps(args.steps)
-            .with_lr(args.lr)
-            .with_l2_lambda(args.l2_lambda)
+            .with_steps(settings.steps)
+            .with_lr(settings.lr)
+            .with_l2_lambda(settings.l2_lambda)
             .run(&g_ad, &clip_ad, None, start, |_| pb.inc(1))?;
         optimised.push(Tensor::from_data(result.image.inner().into_data(), &device));
     }
@@ -252,8 +266,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &args.prompt,
                     templates,
                 )?;
-                let delta = dir.delta(fs3, stats, args.beta)?;
-                let edited = delta.delta.try_apply(&g.styles(w.clone()), args.alpha)?;
+                let delta = dir.delta(fs3, stats, settings.beta)?;
+                let edited = delta
+                    .delta
+                    .try_apply(&g.styles(w.clone()), settings.alpha)?;
                 Ok(g.synthesis_from_styles(&edited, NoiseMode::Const))
             };
             run().map(|x| (x, t.elapsed())).map_err(|e| e.to_string())

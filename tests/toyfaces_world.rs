@@ -3,12 +3,12 @@
 //! prompt's attribute value while keeping the others, as the oracle reads them. The seeds here
 //! (5000..) are not the benchmark's (1000..) and no prompt was tuned on them.
 //!
-//! These are issue 14's acceptance tests. They are ignored until the shipped networks meet
-//! the targets (run them with `cargo test --test toyfaces_world -- --ignored`): on
-//! 2026-12-02 the generator (4000 face-code steps, written mapping) agreed with the renderer
-//! on 83.9 % of attributes (target 95 %), CLIP (3000 contrastive steps, then 3000 on twin
-//! batches) classified mouths zero-shot at 53 % and hairstyles at 70 % (target 90 %), and the
-//! statistics, fs3 and mappers, which depend on both, are not yet computed.
+//! These are issue 14's acceptance tests. Those the shipped networks do not meet yet are
+//! ignored with the measured reason (run them with `cargo test --test toyfaces_world --
+//! --ignored`). On 2026-12-03: the generator agreed with the renderer on 95.7 % of attributes
+//! over 1000 samples (target 95 %); CLIP classified hairstyles zero-shot at 73 % (target 90 %;
+//! every other attribute ≥ 87 %); the edits reach and keep far less than 80 % / 90 % (see the
+//! reasons below and the README's edit benchmark).
 
 use burn::prelude::*;
 use styleclip::stylegan2::NoiseMode;
@@ -22,7 +22,6 @@ fn world() -> ToyFaces {
 const SEEDS: std::ops::Range<u64> = 5000..5016;
 
 #[test]
-#[ignore = "the shipped toy world is incomplete: stats, fs3 and mappers not computed yet"]
 fn the_oracle_reads_back_rendered_attributes() {
     let w = world();
     let mut hits = 0;
@@ -36,17 +35,18 @@ fn the_oracle_reads_back_rendered_attributes() {
 }
 
 #[test]
-#[ignore = "the shipped generator is undertrained: 83.9% agreement (mouth 48.8%)"]
 fn generator_draws_what_the_renderer_draws() {
     let w = world();
-    let seeds: Vec<u64> = (20_000..20_200).collect();
-    let (latents, faces) = w.sample(&seeds).unwrap();
-    let images = w.generator.synthesis(latents, NoiseMode::Const);
-    let read = w.oracle.classify(images).unwrap();
+    let seeds: Vec<u64> = (20_000..21_000).collect(); // the issue's 1000 samples
     let mut agree = [0usize; 6];
-    for (r, f) in read.iter().zip(&faces) {
-        for (k, (a, b)) in r.indices().iter().zip(f.attributes.indices()).enumerate() {
-            agree[k] += usize::from(*a == b);
+    for chunk in seeds.chunks(100) {
+        let (latents, faces) = w.sample(chunk).unwrap();
+        let images = w.generator.synthesis(latents, NoiseMode::Const);
+        let read = w.oracle.classify(images).unwrap();
+        for (r, f) in read.iter().zip(&faces) {
+            for (k, (a, b)) in r.indices().iter().zip(f.attributes.indices()).enumerate() {
+                agree[k] += usize::from(*a == b);
+            }
         }
     }
     let per: Vec<f64> = agree
@@ -59,7 +59,7 @@ fn generator_draws_what_the_renderer_draws() {
 }
 
 #[test]
-#[ignore = "the shipped CLIP is undertrained: mouth 53%, hairstyle 70% zero-shot"]
+#[ignore = "the shipped CLIP classifies hairstyles zero-shot at 73% (mouth 87%, the rest 100%)"]
 fn clip_classifies_attributes_zero_shot() {
     let w = world();
     let table = zero_shot_accuracy(&w.clip, &w.tokenizer, 200, 8_000_000, w.device()).unwrap();

@@ -55,8 +55,10 @@ pub struct EditSettings {
     pub beta: f64,
 }
 
-impl Default for EditSettings {
-    fn default() -> Self {
+impl EditSettings {
+    /// The official values (method 1: 40 steps for speed, lr 0.1, λ_L2 0.008; method 3:
+    /// α 4, β 0.1), the starting point on real checkpoints.
+    pub fn official() -> Self {
         Self {
             steps: 40,
             lr: 0.1,
@@ -64,6 +66,22 @@ impl Default for EditSettings {
             neutral: "a face".into(),
             alpha: 4.0,
             beta: 0.1,
+        }
+    }
+}
+
+/// The toy world's settings: method 1 official but 40 steps; method 3 at α 1.5, β 0.15.
+///
+/// α and β were chosen on the benchmark's seeds (1000..), never the tests': at the official
+/// α 4, β 0.1 the toy generator's StyleSpace, which is far less disentangled than FFHQ's,
+/// changed most unnamed attributes (preservation 0–12 % over six prompts); α 1.5, β 0.15 kept
+/// the best balance of reaching and keeping measured on a grid of α 1–8, β 0.1–0.35.
+impl Default for EditSettings {
+    fn default() -> Self {
+        Self {
+            alpha: 1.5,
+            beta: 0.15,
+            ..Self::official()
         }
     }
 }
