@@ -91,13 +91,13 @@ fn check(method: Method, prompts: &[&str]) {
 }
 
 #[test]
-#[ignore = "benchmark seeds: smiling 19% reached / 69% kept, purple hair 50% / 62%"]
+#[ignore = "benchmark seeds: smiling 0% reached / 69% kept, purple hair 38% / 62%"]
 fn method_1_optimization_edits() {
     check(Method::Optimization, &["a smiling face", "purple hair"]);
 }
 
 #[test]
-#[ignore = "benchmark seeds: smiling 19%/50%, purple hair 75%/62%, mohawk 19%/56% reached/kept"]
+#[ignore = "benchmark seeds: smiling 0%/50%, purple hair 69%/62%, mohawk 0%/56% reached/kept"]
 fn method_2_mapper_edits() {
     check(
         Method::Mapper,
@@ -106,7 +106,7 @@ fn method_2_mapper_edits() {
 }
 
 #[test]
-#[ignore = "benchmark seeds: smiling 0%/31%, purple hair 56%/50%, mohawk 44%/19% reached/kept"]
+#[ignore = "benchmark seeds: smiling 0%/31%, purple hair 46%/50%, mohawk 25%/19% reached/kept"]
 fn method_3_global_direction_edits() {
     check(
         Method::GlobalDirection,

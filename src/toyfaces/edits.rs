@@ -91,7 +91,10 @@ impl Default for EditSettings {
 pub struct Rates {
     /// Faces edited.
     pub n: usize,
-    /// Fraction whose edited image shows every target value.
+    /// Faces whose source already showed every target value (the oracle's reading).
+    pub already: usize,
+    /// Of the other `n − already` faces, the fraction whose edit shows every target value
+    /// (0 when there are none): an edit is only credited for a change it made.
     pub reached: f64,
     /// Fraction whose other attributes all read as on the source.
     pub kept: f64,
@@ -195,10 +198,21 @@ impl ToyFaces {
                 changed[k] += 1.0 / n as f64;
             }
         }
+        let had = |b: &super::attributes::Attributes| {
+            let i = b.indices();
+            targets.iter().all(|&(k, c)| i[k] == c)
+        };
+        let already = before.iter().filter(|b| had(b)).count();
+        let reached = before
+            .iter()
+            .zip(&v)
+            .filter(|(b, v)| !had(b) && v.reached)
+            .count();
         Ok(Some(Rates {
             changed,
             n,
-            reached: v.iter().filter(|v| v.reached).count() as f64 / n as f64,
+            already,
+            reached: reached as f64 / (n - already).max(1) as f64,
             kept: v.iter().filter(|v| v.kept).count() as f64 / n as f64,
             seconds_per_edit: seconds / n as f64,
         }))
