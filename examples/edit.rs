@@ -41,21 +41,10 @@ struct Args {
     /// Seeds of the faces to edit.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2,3")]
     seeds: Vec<u64>,
-    /// Method 1: optimisation steps (default: the toy world's `EditSettings`, else 40).
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Method 1: learning rate (default: the toy world's, else the official 0.1).
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Method 1: λ_L2 (default: the toy world's, else the official 0.008).
-    #[arg(long)]
-    l2_lambda: Option<f64>,
-    /// Method 3: strength α (default: the toy world's, else 4).
-    #[arg(long, allow_hyphen_values = true)]
-    alpha: Option<f32>,
-    /// Method 3: disentanglement threshold β (default: the toy world's, else 0.1).
-    #[arg(long)]
-    beta: Option<f64>,
+    /// Method settings (default: the toy world's `EditSettings::default()` on the toy world,
+    /// `EditSettings::official()` on real checkpoints).
+    #[command(flatten)]
+    edit: common::EditFlags,
     /// Truncation ψ of the sampled faces (default: 1 in the toy world, 0.7 otherwise).
     #[arg(long)]
     truncation: Option<f64>,
@@ -110,21 +99,12 @@ fn setup(args: &Args, device: &Device) -> Result<Setup, Box<dyn std::error::Erro
             None => match world.mapper(&args.prompt)? {
                 Some(m) => Ok(AnyMapper::Levels(m)),
                 None => {
-                    let shipped: Vec<&str> = styleclip::toyfaces::MAPPER_PROMPTS
-                        .into_iter()
-                        .filter(|p| {
-                            world
-                                .dir()
-                                .join("mappers")
-                                .join(styleclip::toyfaces::world::mapper_file_name(p))
-                                .exists()
-                        })
-                        .collect();
+                    let shipped = world.present_mappers();
                     Err(format!(
-                        "no mapper for `{}` in {} (present: {}); train one with the \
+                        "no mapper for `{}` at {} (present: {}); train one with the \
                          `train_mapper` example and pass --mapper",
                         args.prompt,
-                        world.dir().join("mappers").display(),
+                        world.mapper_path(&args.prompt).display(),
                         if shipped.is_empty() {
                             "none".to_string()
                         } else {
@@ -188,12 +168,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         EditSettings::official()
     };
     let settings = EditSettings {
-        steps: args.steps.unwrap_or(d.steps),
-        lr: args.lr.unwrap_or(d.lr),
-        l2_lambda: args.l2_lambda.unwrap_or(d.l2_lambda),
-        alpha: args.alpha.unwrap_or(d.alpha),
-        beta: args.beta.unwrap_or(d.beta),
         neutral: args.neutral.clone(),
+        ..args.edit.over(d)
     };
     let avg = g.latent_avg().unwrap_or_else(|| g.mean_latent(4096, 0));
     let z = Tensor::cat(

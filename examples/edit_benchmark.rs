@@ -8,6 +8,8 @@
 //! ```
 //! The seeds are 1000.. (the semantic tests use others). Prints a Markdown table.
 
+mod common;
+
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::device::{DEVICE_NAMES, device_from_name};
@@ -30,21 +32,9 @@ struct Args {
     /// Faces per prompt.
     #[arg(long, default_value_t = 32)]
     seeds: u64,
-    /// Method 1: optimisation steps (default: `EditSettings`').
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Method 1: learning rate.
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Method 1: λ_L2.
-    #[arg(long)]
-    l2_lambda: Option<f64>,
-    /// Method 3: strength α.
-    #[arg(long, allow_hyphen_values = true)]
-    alpha: Option<f32>,
-    /// Method 3: threshold β.
-    #[arg(long)]
-    beta: Option<f64>,
+    /// Method settings (default: `EditSettings::default()`).
+    #[command(flatten)]
+    edit: common::EditFlags,
     /// Methods to run (1, 2, 3).
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     methods: Vec<usize>,
@@ -65,15 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(dir) => ToyFaces::load_from(dir, &device)?,
         None => ToyFaces::load(&device)?,
     };
-    let d = EditSettings::default();
-    let settings = EditSettings {
-        steps: args.steps.unwrap_or(d.steps),
-        lr: args.lr.unwrap_or(d.lr),
-        l2_lambda: args.l2_lambda.unwrap_or(d.l2_lambda),
-        alpha: args.alpha.unwrap_or(d.alpha),
-        beta: args.beta.unwrap_or(d.beta),
-        ..d
-    };
+    let settings = args.edit.over(EditSettings::default());
     let methods: Vec<Method> = args
         .methods
         .iter()

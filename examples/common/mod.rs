@@ -127,3 +127,40 @@ pub fn vstack(parts: &[styleclip::imaging::Rgb8]) -> styleclip::imaging::Rgb8 {
         data: parts.iter().flat_map(|p| p.data.iter().copied()).collect(),
     }
 }
+
+/// The edit settings as command-line flags; each one left out keeps the base's value.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EditFlags {
+    /// Method 1: optimisation steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Method 1: learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Method 1: λ_L2.
+    #[arg(long)]
+    pub l2_lambda: Option<f64>,
+    /// Method 3: strength α.
+    #[arg(long, allow_hyphen_values = true)]
+    pub alpha: Option<f32>,
+    /// Method 3: disentanglement threshold β.
+    #[arg(long)]
+    pub beta: Option<f64>,
+}
+
+impl EditFlags {
+    /// `base` with the flags given on the command line.
+    pub fn over(
+        &self,
+        base: styleclip::toyfaces::EditSettings,
+    ) -> styleclip::toyfaces::EditSettings {
+        styleclip::toyfaces::EditSettings {
+            steps: self.steps.unwrap_or(base.steps),
+            lr: self.lr.unwrap_or(base.lr),
+            l2_lambda: self.l2_lambda.unwrap_or(base.l2_lambda),
+            alpha: self.alpha.unwrap_or(base.alpha),
+            beta: self.beta.unwrap_or(base.beta),
+            ..base
+        }
+    }
+}

@@ -198,10 +198,8 @@ impl ToyFaces {
                 changed[k] += 1.0 / n as f64;
             }
         }
-        let had = |b: &super::attributes::Attributes| {
-            let i = b.indices();
-            targets.iter().all(|&(k, c)| i[k] == c)
-        };
+        // A source that already shows the target "reaches" it unedited.
+        let had = |b| verdict(b, b, &targets).reached;
         let already = before.iter().filter(|b| had(b)).count();
         let reached = before
             .iter()

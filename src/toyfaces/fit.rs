@@ -514,7 +514,12 @@ pub fn fit_generator(
     let mut g = leaves(g);
     let d = config.style_dim;
     let table = face_code_table(d, fit.seed);
-    let weights = detail_weights(fit.detail_weight, &device)?;
+    // Uniform weights (the default) need no product in the loop.
+    let weights = if fit.detail_weight == 1.0 {
+        None
+    } else {
+        Some(detail_weights(fit.detail_weight, &device)?)
+    };
     for step in start..fit.steps {
         // The batch is drawn on the host, where the renderer and the face codes read it.
         let values = latent_values(fit.seed, step, fit.batch, d);
@@ -534,8 +539,12 @@ pub fn fit_generator(
         let wp = g.broadcast(w);
         let out = g.synthesis(wp, NoiseMode::Zero);
         let diff = out - target;
-        let l1 = (diff.clone().abs() * weights.clone()).mean();
-        let mse = (diff.powi_scalar(2) * weights.clone()).mean();
+        let weigh = |x: Tensor<4>| match &weights {
+            Some(w) => x * w.clone(),
+            None => x,
+        };
+        let l1 = weigh(diff.clone().abs()).mean();
+        let mse = weigh(diff.powi_scalar(2)).mean();
         let loss = l1.clone() + mse.clone();
         let values = crate::edit::host(Tensor::cat(vec![l1, mse], 0))?;
         if values.iter().any(|v| !v.is_finite()) {

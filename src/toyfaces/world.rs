@@ -109,11 +109,24 @@ impl ToyFaces {
 
     /// The shipped mapper of `prompt` (case and punctuation ignored), if there is one.
     pub fn mapper(&self, prompt: &str) -> Result<Option<LevelsMapper>> {
-        let path = self.dir.join("mappers").join(mapper_file_name(prompt));
+        let path = self.mapper_path(prompt);
         if !path.exists() {
             return Ok(None);
         }
         LevelsMapper::load(&path, &self.device).map(Some)
+    }
+
+    /// Where the mapper of `prompt` lives in this world: `mappers/<words>.safetensors`.
+    pub fn mapper_path(&self, prompt: &str) -> PathBuf {
+        self.dir.join("mappers").join(mapper_file_name(prompt))
+    }
+
+    /// The [`MAPPER_PROMPTS`] whose mapper file is present in this world.
+    pub fn present_mappers(&self) -> Vec<&'static str> {
+        MAPPER_PROMPTS
+            .into_iter()
+            .filter(|p| self.mapper_path(p).exists())
+            .collect()
     }
 
     /// The renderer's image of `attributes` with the jitter of `seed`.
