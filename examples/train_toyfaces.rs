@@ -78,6 +78,12 @@ struct Args {
     /// Probability of a twin pair (one attribute changed) in `clip`'s batches.
     #[arg(long, default_value_t = 0.5)]
     twins: f64,
+    /// Invariant pairs per step in `clip`'s batches (`toyfaces::contrastive::invariant_pairs`).
+    #[arg(long, default_value_t = 0)]
+    invariant: usize,
+    /// Weight of `clip`'s invariance term over the invariant pairs.
+    #[arg(long, default_value_t = 1.0)]
+    invariance_weight: f64,
     /// Start `clip` from this CLIP file instead of a fresh seeded one.
     #[arg(long)]
     init_clip: Option<PathBuf>,
@@ -278,6 +284,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 weight_decay: 0.1,
                 checkpoint_dir: Some(args.work_dir.clone()),
                 checkpoint_every: 100,
+                invariance_weight: args.invariance_weight,
                 ..ContrastiveTraining::default()
             };
             let tokenizer = Tokenizer::new();
@@ -291,12 +298,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let clip = run.run(
                 clip,
-                |step, b| caption_pairs(args.seed, step, b, args.twins, &tokenizer, &device),
+                |step, b| {
+                    let (seed, twins, inv) = (args.seed, args.twins, args.invariant);
+                    caption_pairs(seed, step, b, twins, inv, &tokenizer, &device)
+                },
                 |r| {
                     pb.set_position(r.step as u64);
                     let msg = format!(
-                        "loss {:.3} acc {:.2} scale {:.1}",
-                        r.loss, r.accuracy, r.logit_scale
+                        "loss {:.3} acc {:.2} scale {:.1} inv {:.3}",
+                        r.loss, r.accuracy, r.logit_scale, r.invariance
                     );
                     log_every(&pb, r.step, 100, || msg.clone());
                     pb.set_message(msg);

@@ -8,7 +8,9 @@ use std::ops::ControlFlow;
 
 use burn::prelude::*;
 use common::{rel_err, scratch};
-use styleclip::clip::{Clip, ContrastiveTraining, Pairs, Tokenizer};
+use styleclip::clip::{
+    Clip, ContrastiveTraining, InvariantPairs, Pairs, Tokenizer, invariance_loss,
+};
 use styleclip::weights::Precision;
 
 const COLOURS: [(&str, [f32; 3]); 4] = [
@@ -18,10 +20,9 @@ const COLOURS: [(&str, [f32; 3]); 4] = [
     ("a yellow square", [1.0, 1.0, -1.0]),
 ];
 
-/// Step `step`'s batch: the four colours in a step-dependent order, with a little noise.
-fn batch(step: usize, b: usize, device: &Device) -> Pairs {
-    let tok = Tokenizer::new();
-    let order: Vec<usize> = (0..b).map(|i| (i + step) % COLOURS.len()).collect();
+/// Images of colours `order` (indices into `COLOURS`) with a little step-dependent noise.
+fn colour_images(order: &[usize], step: usize, device: &Device) -> Tensor<4> {
+    let b = order.len();
     let mut pixels = Vec::with_capacity(b * 3 * 224 * 224);
     for (n, &i) in order.iter().enumerate() {
         for (c, v) in COLOURS[i].1.iter().enumerate() {
@@ -31,10 +32,29 @@ fn batch(step: usize, b: usize, device: &Device) -> Pairs {
             }
         }
     }
+    Tensor::from_data(TensorData::new(pixels, [b, 3, 224, 224]), device)
+}
+
+/// Step `step`'s batch: the four colours in a step-dependent order, with a little noise.
+fn batch(step: usize, b: usize, device: &Device) -> Pairs {
+    let tok = Tokenizer::new();
+    let order: Vec<usize> = (0..b).map(|i| (i + step) % COLOURS.len()).collect();
     let texts: Vec<&str> = order.iter().map(|&i| COLOURS[i].0).collect();
     Pairs {
-        pixels: Tensor::from_data(TensorData::new(pixels, [b, 3, 224, 224]), device),
+        pixels: colour_images(&order, step, device),
         tokens: tok.tokenize(&texts, device).unwrap(),
+        invariant: None,
+    }
+}
+
+/// Two pairs (red, green) and (blue, yellow) that the caption "a square" must score alike.
+fn squares(step: usize, device: &Device) -> InvariantPairs {
+    InvariantPairs {
+        first: colour_images(&[0, 2], step, device),
+        second: colour_images(&[1, 3], step + 7, device),
+        tokens: Tokenizer::new()
+            .tokenize(&["a square", "a square"], device)
+            .unwrap(),
     }
 }
 
@@ -129,6 +149,62 @@ fn pairs_are_learned_and_resume_is_exact() {
             .fold(0.0, f32::max);
         assert!(d < 1e-5, "{k} differs after resuming by {d:e}");
     }
+}
+
+/// The invariance term is the mean squared gap of the pairs' scores (checked against
+/// `Clip::logits`), and training with it closes the gap that InfoNCE alone leaves on a caption
+/// no batch pairs ("a square" on red vs green, blue vs yellow).
+#[test]
+fn invariance_term_equalises_a_captions_scores() {
+    let device = Device::flex().autodiff();
+    let plain = Device::flex();
+    let gap = |clip: &Clip| {
+        let p = squares(1000, &plain);
+        let score = |x: Tensor<4>| {
+            let (per_image, _) = clip.logits(x, p.tokens.clone().narrow(0, 0, 1));
+            per_image.reshape([2])
+        };
+        let d = score(p.first.clone()) - score(p.second.clone());
+        let manual = d.clone().powi_scalar(2).mean().into_scalar::<f32>();
+        let term = invariance_loss(clip, &p).into_scalar::<f32>();
+        assert!(
+            (manual - term).abs() <= 1e-4 * (1.0 + manual),
+            "invariance_loss {term} vs logits {manual}"
+        );
+        d.abs().max().into_scalar::<f32>()
+    };
+    let train = |weight: f64| {
+        let clip = Clip::new_seeded(common::tiny_clip_config(), 7, &device).unwrap();
+        let run = ContrastiveTraining {
+            invariance_weight: weight,
+            ..training(30)
+        };
+        let mut inv = Vec::new();
+        let clip = run
+            .run(
+                clip,
+                |s, b| {
+                    Ok(Pairs {
+                        invariant: Some(squares(s, &plain)),
+                        ..batch(s, b, &plain)
+                    })
+                },
+                |r| {
+                    inv.push(r.invariance);
+                    ControlFlow::Continue(())
+                },
+            )
+            .unwrap();
+        (clip, inv)
+    };
+    let (plain_run, inv0) = train(0.0);
+    let (inv_run, inv1) = train(5.0);
+    assert!(inv0.iter().all(|&v| v == 0.0), "no term at λ = 0: {inv0:?}");
+    assert!(inv1.iter().all(|&v| v.is_finite() && v >= 0.0));
+    let (g0, g1) = (gap(&plain_run), gap(&inv_run));
+    eprintln!("largest score gap on \"a square\": InfoNCE {g0:.3}, with invariance {g1:.3}");
+    assert!(g0 > 0.2, "InfoNCE alone left no gap to close ({g0})");
+    assert!(g1 < 0.25 * g0, "gap {g0} → {g1}");
 }
 
 #[test]

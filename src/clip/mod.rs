@@ -19,4 +19,6 @@ pub use crate::tokenizer::Tokenizer;
 pub use config::ClipConfig;
 pub use load::ClipFormat;
 pub use model::Clip;
-pub use train::{ContrastiveStep, ContrastiveTraining, Pairs, contrastive_loss};
+pub use train::{
+    ContrastiveStep, ContrastiveTraining, InvariantPairs, Pairs, contrastive_loss, invariance_loss,
+};

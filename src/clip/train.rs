@@ -12,6 +12,18 @@
 //!
 //! Captions in one batch are each other's negatives: two identical captions in a batch are
 //! pushed apart as well (the data source decides how likely that is).
+//!
+//! Optionally, a batch also carries [`InvariantPairs`]: two images that one caption describes
+//! equally well (they differ only in what the caption does not say). With
+//! [`ContrastiveTraining::invariance_weight`] `λ > 0` the loss adds
+//!
+//! ```text
+//! λ · mean_i (exp(s)·cos(a_i, t_i) − exp(s)·cos(b_i, t_i))²   (exp(s) held fixed)
+//! ```
+//!
+//! InfoNCE alone leaves a short caption's score free to depend on what it does not name (an
+//! image whose unnamed features have a small embedding share scores higher on every caption),
+//! and text-driven editing climbs exactly that score: it then changes the unnamed attributes.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -35,6 +47,30 @@ pub struct Pairs {
     pub pixels: Tensor<4>,
     /// Caption tokens `[B, context_length]` (see [`crate::tokenizer::Tokenizer`]).
     pub tokens: Tensor<2, Int>,
+    /// Image pairs each caption must score alike (used when
+    /// [`ContrastiveTraining::invariance_weight`] is positive).
+    pub invariant: Option<InvariantPairs>,
+}
+
+/// Pairs of images `(first_i, second_i)` that caption `i` describes equally well.
+#[derive(Debug, Clone)]
+pub struct InvariantPairs {
+    /// CLIP-normalised pixels `[P, 3, R, R]`.
+    pub first: Tensor<4>,
+    /// CLIP-normalised pixels `[P, 3, R, R]`, the same captions' other image.
+    pub second: Tensor<4>,
+    /// Caption tokens `[P, context_length]`.
+    pub tokens: Tensor<2, Int>,
+}
+
+impl InvariantPairs {
+    fn to_device(&self, device: &Device) -> Self {
+        Self {
+            first: self.first.clone().to_device(device),
+            second: self.second.clone().to_device(device),
+            tokens: self.tokens.clone().to_device(device),
+        }
+    }
 }
 
 /// Settings of a contrastive run.
@@ -57,6 +93,8 @@ pub struct ContrastiveTraining {
     pub checkpoint_dir: Option<PathBuf>,
     /// Steps between checkpoints.
     pub checkpoint_every: usize,
+    /// Weight λ of the invariance term over [`Pairs::invariant`] (0: plain InfoNCE).
+    pub invariance_weight: f64,
 }
 
 impl Default for ContrastiveTraining {
@@ -70,6 +108,7 @@ impl Default for ContrastiveTraining {
             max_logit_scale: 100.0,
             checkpoint_dir: None,
             checkpoint_every: 200,
+            invariance_weight: 0.0,
         }
     }
 }
@@ -87,6 +126,8 @@ pub struct ContrastiveStep {
     pub accuracy: f32,
     /// `exp(logit_scale)` before the step.
     pub logit_scale: f32,
+    /// Mean squared score difference over [`Pairs::invariant`] (0 without pairs), before λ.
+    pub invariance: f32,
 }
 
 /// Symmetric InfoNCE of a batch and the image→text top-1 accuracy within it.
@@ -108,12 +149,34 @@ pub fn contrastive_loss(clip: &Clip, pairs: &Pairs) -> (Tensor<1>, Tensor<1>) {
     (loss, accuracy)
 }
 
+/// Mean squared difference of the two images' scores `exp(s)·cos(image, caption)` over
+/// invariant pairs, with the logit scale held fixed (the term must not shrink it).
+///
+/// # Shapes
+/// `[P, 3, R, R]` twice, tokens `[P, context]` → `[1]`
+pub fn invariance_loss(clip: &Clip, pairs: &InvariantPairs) -> Tensor<1> {
+    let txt = l2_normalize(clip.encode_text(pairs.tokens.clone()));
+    let score = |x: &Tensor<4>| {
+        (l2_normalize(clip.encode_image(x.clone())) * txt.clone()).sum_dim(1)
+            * clip.logit_scale_exp().detach().reshape([1, 1])
+    };
+    (score(&pairs.first) - score(&pairs.second))
+        .powi_scalar(2)
+        .mean()
+}
+
 impl ContrastiveTraining {
     fn check(&self) -> Result<()> {
         if self.steps == 0 || self.batch_size < 2 || self.lr.is_nan() || self.lr <= 0.0 {
             return Err(Error::InvalidArgument(format!(
                 "contrastive training needs steps ≥ 1, batch_size ≥ 2 and lr > 0, got {}, {}, {}",
                 self.steps, self.batch_size, self.lr
+            )));
+        }
+        if !(self.invariance_weight >= 0.0 && self.invariance_weight.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "contrastive training needs a finite invariance_weight ≥ 0, got {}",
+                self.invariance_weight
             )));
         }
         Ok(())
@@ -157,15 +220,27 @@ impl ContrastiveTraining {
         let mut clip = leaves(clip);
         for step in start..self.steps {
             let pairs = batch(step, self.batch_size)?;
+            let invariant = match (&pairs.invariant, self.invariance_weight > 0.0) {
+                (Some(p), true) => Some(p.to_device(&device)),
+                _ => None,
+            };
             let pairs = Pairs {
                 pixels: pairs.pixels.to_device(&device),
                 tokens: pairs.tokens.to_device(&device),
+                invariant: None,
             };
-            let (loss, accuracy) = contrastive_loss(&clip, &pairs);
+            let (mut loss, accuracy) = contrastive_loss(&clip, &pairs);
             let scale = clip.logit_scale_exp().detach();
+            let info_nce = loss.clone().detach();
+            let mut invariance = Tensor::<1>::zeros([1], &device);
+            if let Some(p) = &invariant {
+                let term = invariance_loss(&clip, p);
+                invariance = term.clone().detach();
+                loss = loss + term.mul_scalar(self.invariance_weight);
+            }
             let numbers =
-                crate::edit::host(Tensor::cat(vec![loss.clone().detach(), accuracy, scale], 0))?;
-            if !numbers[0].is_finite() {
+                crate::edit::host(Tensor::cat(vec![info_nce, accuracy, scale, invariance], 0))?;
+            if !(numbers[0].is_finite() && numbers[3].is_finite()) {
                 return Err(Error::InvalidArgument(format!(
                     "contrastive training: the loss is not finite at step {step}"
                 )));
@@ -194,6 +269,7 @@ impl ContrastiveTraining {
                 loss: numbers[0],
                 accuracy: numbers[1],
                 logit_scale: numbers[2],
+                invariance: numbers[3],
             };
             if observer(&record).is_break() {
                 break;

@@ -298,17 +298,29 @@ impl Attributes {
     /// One of many captions of these attributes drawn in `style`: a seeded choice of which
     /// attributes to name (one to all) and of the phrasing. Sketches never name colours.
     pub fn caption_seeded(&self, style: Style, seed: u64) -> String {
-        self.caption_inner(style, seed, None)
+        self.caption_inner(style, seed, Mention::Random)
     }
 
     /// Like [`Attributes::caption_seeded`] (same seed, same other choices), but attribute
     /// `attribute` (an [`Attributes::indices`] position) is always named; colours (0, 4, 5)
     /// are still never named on sketches.
     pub fn caption_naming(&self, style: Style, seed: u64, attribute: usize) -> String {
-        self.caption_inner(style, seed, Some(attribute))
+        self.caption_inner(style, seed, Mention::Force(attribute))
     }
 
-    fn caption_inner(&self, style: Style, seed: u64, force: Option<usize>) -> String {
+    /// A caption that names exactly the attributes `named` ([`Attributes::indices`]
+    /// positions; colours are dropped on sketches, and a caption naming nothing names the
+    /// face alone: "a face"), in a seeded phrasing: the short prompts users write ("a smiling
+    /// face", "purple hair").
+    pub fn caption_only(&self, style: Style, seed: u64, named: &[usize]) -> String {
+        let mut mask = [false; 6];
+        for &k in named.iter().filter(|&&k| k < 6) {
+            mask[k] = true;
+        }
+        self.caption_inner(style, seed, Mention::Exactly(mask))
+    }
+
+    fn caption_inner(&self, style: Style, seed: u64, which: Mention) -> String {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xc0de);
         let colours = style != Style::Sketch;
         // Phrases for the attributes, each as (noun-phrase "with ...", adjective/prefix) forms.
@@ -322,15 +334,17 @@ impl Attributes {
         for m in mention.iter_mut() {
             *m = rng.random_bool(0.5);
         }
-        if let Some(k) = force.filter(|&k| k < 6) {
-            mention[k] = true;
+        match which {
+            Mention::Force(k) if k < 6 => mention[k] = true,
+            Mention::Exactly(mask) => mention = mask,
+            _ => {}
         }
         if !colours {
             mention[0] = false;
             mention[4] = false;
             mention[5] = false;
         }
-        if !mention.iter().any(|&m| m) {
+        if !mention.iter().any(|&m| m) && !matches!(which, Mention::Exactly(_)) {
             let options: &[usize] = if colours {
                 &[0, 1, 2, 3, 4, 5]
             } else {
@@ -433,6 +447,17 @@ impl Attributes {
     }
 }
 
+/// Which attributes a caption names.
+#[derive(Debug, Clone, Copy)]
+enum Mention {
+    /// Each with probability ½, at least one.
+    Random,
+    /// As `Random`, and this one always.
+    Force(usize),
+    /// Exactly these.
+    Exactly([bool; 6]),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,6 +480,10 @@ mod tests {
             let c = a.caption_seeded(Style::Sketch, seed);
             assert!(c.contains("sketch") || c.contains("drawing"), "{c}");
             assert!(!c.contains("purple") && !c.contains("blue"), "{c}");
+            // A caption naming only the mouth names nothing else the prompt parser knows.
+            let only = a.caption_only(Style::Photo, seed, &[2]);
+            let targets = crate::toyfaces::prompt_targets(&only);
+            assert_eq!(targets, vec![(2, a.mouth.index())], "{only}");
         }
     }
 }

@@ -17,7 +17,7 @@ use super::attributes::{
 };
 use super::render::render_batch;
 use crate::clip::preprocess::styleclip_raw;
-use crate::clip::{Clip, ClipConfig, Pairs, Tokenizer};
+use crate::clip::{Clip, ClipConfig, InvariantPairs, Pairs, Tokenizer};
 use crate::error::Result;
 
 /// The toy CLIP's shape: 64-d joint space; a 3-block ViT of width 64 with 32 px patches on
@@ -48,8 +48,20 @@ fn style_of(u: f64) -> Style {
     }
 }
 
-/// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step, twins)`
-/// alone.
+/// `face` with attribute `k` (an [`Attributes::indices`] position) moved to another class
+/// drawn from `rng`.
+fn twin_of(face: Face, k: usize, rng: &mut StdRng) -> Face {
+    let mut idx = face.attributes.indices();
+    let n = CLASS_COUNTS[k];
+    idx[k] = (idx[k] + rng.random_range(1..n)) % n;
+    Face {
+        attributes: Attributes::from_indices(idx),
+        ..face
+    }
+}
+
+/// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step, twins,
+/// invariant)` alone, with `invariant` [`invariant_pairs`] (none for 0).
 ///
 /// With probability `twins` a draw is a pair of *twins*: the same face, style and jitter with
 /// one attribute changed (mouth and hairstyle most often; never a colour on sketches), both
@@ -61,6 +73,7 @@ pub fn caption_pairs(
     step: usize,
     batch: usize,
     twins: f64,
+    invariant: usize,
     tokenizer: &Tokenizer,
     device: &Device,
 ) -> Result<Pairs> {
@@ -83,13 +96,7 @@ pub fn caption_pairs(
                 &[0, 1, 1, 2, 2, 2, 3, 4, 5]
             };
             let k = options[rng.random_range(0..options.len())];
-            let mut idx = face.attributes.indices();
-            let n = CLASS_COUNTS[k];
-            idx[k] = (idx[k] + rng.random_range(1..n)) % n;
-            let twin = Face {
-                attributes: Attributes::from_indices(idx),
-                ..face
-            };
+            let twin = twin_of(face, k, &mut rng);
             for (j, f) in [(i, face), (i + 1, twin)] {
                 captions[j] = f.attributes.caption_naming(style, s ^ j as u64, k);
                 by_style[style.index()].push((j, f));
@@ -118,6 +125,80 @@ pub fn caption_pairs(
     let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
     Ok(Pairs {
         pixels: styleclip_raw(images)?,
+        tokens: tokenizer.tokenize(&texts, device)?,
+        invariant: match invariant {
+            0 => None,
+            n => Some(invariant_pairs(seed, step, n, tokenizer, device)?),
+        },
+    })
+}
+
+/// Step `step`'s `count` invariant pairs: a photo (one in five a negative) and its twin with
+/// one attribute changed, and a short caption ([`Attributes::caption_only`]) naming one or two
+/// *other* attributes, which describes both alike. Hair colour and hairstyle are never the
+/// named/changed pair (a bald head shows its hair colour only on the eyebrows).
+///
+/// These are the pairs text-driven edits need: "a smiling face" must score a smiling face the
+/// same whatever its hair, or an edit toward it changes the hair.
+pub fn invariant_pairs(
+    seed: u64,
+    step: usize,
+    count: usize,
+    tokenizer: &Tokenizer,
+    device: &Device,
+) -> Result<InvariantPairs> {
+    let mut rng =
+        StdRng::seed_from_u64(seed.wrapping_mul(0x51a7_3e09_c4d2_11f5) ^ (step as u64) ^ 0x1a7);
+    let mut by_style: [Vec<(usize, Face, Face)>; 3] = Default::default();
+    let mut captions = Vec::with_capacity(count);
+    for i in 0..count {
+        let s: u64 = rng.random();
+        let style = if rng.random_bool(0.8) {
+            Style::Photo
+        } else {
+            Style::Negative
+        };
+        let face = Face {
+            attributes: Attributes::sample(s),
+            jitter: Jitter::sample(s),
+        };
+        let first: usize = rng.random_range(0..6);
+        let mut named = vec![first];
+        if rng.random_bool(0.3) {
+            let second = (first + rng.random_range(1..6)) % 6;
+            named.push(second);
+        }
+        let hair = |k: usize| k < 2;
+        let options: Vec<usize> = (0..6)
+            .filter(|k| !named.contains(k))
+            .filter(|&k| !(hair(k) && named.iter().any(|&n| hair(n))))
+            .collect();
+        let k = options[rng.random_range(0..options.len())];
+        let twin = twin_of(face, k, &mut rng);
+        captions.push(face.attributes.caption_only(style, s, &named));
+        by_style[style.index()].push((i, face, twin));
+    }
+    let mut first: Vec<(usize, Tensor<4>)> = Vec::with_capacity(count);
+    let mut second: Vec<(usize, Tensor<4>)> = Vec::with_capacity(count);
+    for (k, group) in by_style.iter().enumerate() {
+        if group.is_empty() {
+            continue;
+        }
+        let faces: Vec<Face> = group.iter().flat_map(|(_, a, b)| [*a, *b]).collect();
+        let x = render_batch(&faces, Style::from_index(k), super::SIZE, device)?;
+        for (j, (i, _, _)) in group.iter().enumerate() {
+            first.push((*i, x.clone().narrow(0, 2 * j, 1)));
+            second.push((*i, x.clone().narrow(0, 2 * j + 1, 1)));
+        }
+    }
+    let ordered = |mut rows: Vec<(usize, Tensor<4>)>| {
+        rows.sort_by_key(|(i, _)| *i);
+        Tensor::cat(rows.into_iter().map(|(_, t)| t).collect(), 0)
+    };
+    let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
+    Ok(InvariantPairs {
+        first: styleclip_raw(ordered(first))?,
+        second: styleclip_raw(ordered(second))?,
         tokens: tokenizer.tokenize(&texts, device)?,
     })
 }
