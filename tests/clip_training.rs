@@ -166,7 +166,12 @@ fn invariance_term_equalises_a_captions_scores() {
         };
         let d = score(p.first.clone()) - score(p.second.clone());
         let manual = d.clone().powi_scalar(2).mean().into_scalar::<f32>();
-        let term = invariance_loss(clip, &p).into_scalar::<f32>();
+        let term = invariance_loss(clip, &p).unwrap().into_scalar::<f32>();
+        let mismatched = InvariantPairs {
+            second: p.second.clone().narrow(0, 0, 1),
+            ..p.clone()
+        };
+        assert!(invariance_loss(clip, &mismatched).is_err());
         assert!(
             (manual - term).abs() <= 1e-4 * (1.0 + manual),
             "invariance_loss {term} vs logits {manual}"

@@ -154,15 +154,26 @@ pub fn contrastive_loss(clip: &Clip, pairs: &Pairs) -> (Tensor<1>, Tensor<1>) {
 ///
 /// # Shapes
 /// `[P, 3, R, R]` twice, tokens `[P, context]` → `[1]`
-pub fn invariance_loss(clip: &Clip, pairs: &InvariantPairs) -> Tensor<1> {
+///
+/// # Errors
+/// The two image tensors differ in shape, or the captions are not one per pair.
+pub fn invariance_loss(clip: &Clip, pairs: &InvariantPairs) -> Result<Tensor<1>> {
+    let (a, b) = (pairs.first.dims(), pairs.second.dims());
+    let t = pairs.tokens.dims()[0];
+    if a != b || a[0] != t || t == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "invariant pairs need two image tensors of one shape and one caption per pair, \
+             got images {a:?} and {b:?} and {t} captions"
+        )));
+    }
     let txt = l2_normalize(clip.encode_text(pairs.tokens.clone()));
     let score = |x: &Tensor<4>| {
         (l2_normalize(clip.encode_image(x.clone())) * txt.clone()).sum_dim(1)
             * clip.logit_scale_exp().detach().reshape([1, 1])
     };
-    (score(&pairs.first) - score(&pairs.second))
+    Ok((score(&pairs.first) - score(&pairs.second))
         .powi_scalar(2)
-        .mean()
+        .mean())
 }
 
 impl ContrastiveTraining {
@@ -234,7 +245,7 @@ impl ContrastiveTraining {
             let info_nce = loss.clone().detach();
             let mut invariance = Tensor::<1>::zeros([1], &device);
             if let Some(p) = &invariant {
-                let term = invariance_loss(&clip, p);
+                let term = invariance_loss(&clip, p)?;
                 invariance = term.clone().detach();
                 loss = loss + term.mul_scalar(self.invariance_weight);
             }
