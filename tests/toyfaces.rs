@@ -359,3 +359,34 @@ fn detail_weights_cover_the_mouth_glasses_and_brows_only() {
     assert!(detail_weights(0.0, &device).is_err());
     assert!(detail_weights(f32::NAN, &device).is_err());
 }
+
+/// Invariant pairs: one short caption per pair, two different images per pair, a function of
+/// `(seed, step)` alone.
+#[test]
+fn invariant_pairs_are_seeded_twins_with_one_caption_each() {
+    use styleclip::clip::Tokenizer;
+    use styleclip::toyfaces::contrastive::invariant_pairs;
+    let device = Device::flex();
+    let tok = Tokenizer::new();
+    let p = invariant_pairs(3, 5, 6, &tok, &device).unwrap();
+    assert_eq!(p.first.dims(), [6, 3, 224, 224]);
+    assert_eq!(p.second.dims(), [6, 3, 224, 224]);
+    assert_eq!(p.tokens.dims()[0], 6);
+    let per_pair = (p.first.clone() - p.second.clone())
+        .abs()
+        .sum_dim(3)
+        .sum_dim(2)
+        .sum_dim(1)
+        .reshape([6])
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
+    assert!(
+        per_pair.iter().all(|&d| d > 0.0),
+        "a twin equals its pair: {per_pair:?}"
+    );
+    let again = invariant_pairs(3, 5, 6, &tok, &device).unwrap();
+    let same = (again.first - p.first).abs().max().into_scalar::<f32>();
+    assert_eq!(same, 0.0);
+    assert_eq!(again.tokens.into_data(), p.tokens.into_data());
+}

@@ -60,6 +60,24 @@ fn twin_of(face: Face, k: usize, rng: &mut StdRng) -> Face {
     }
 }
 
+/// Render faces grouped by style (`by_style[style.index()]` holds `(draw index, face)`), one
+/// batch per style, and return the rows in draw order: `[N, 3, 64, 64]`.
+fn render_in_order(by_style: &[Vec<(usize, Face)>; 3], device: &Device) -> Result<Tensor<4>> {
+    let mut rows: Vec<(usize, Tensor<4>)> = Vec::new();
+    for (k, group) in by_style.iter().enumerate() {
+        if group.is_empty() {
+            continue;
+        }
+        let faces: Vec<Face> = group.iter().map(|(_, f)| *f).collect();
+        let x = render_batch(&faces, Style::from_index(k), super::SIZE, device)?;
+        for (j, (i, _)) in group.iter().enumerate() {
+            rows.push((*i, x.clone().narrow(0, j, 1)));
+        }
+    }
+    rows.sort_by_key(|(i, _)| *i);
+    Ok(Tensor::cat(rows.into_iter().map(|(_, t)| t).collect(), 0))
+}
+
 /// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step, twins,
 /// invariant)` alone, with `invariant` [`invariant_pairs`] (none for 0).
 ///
@@ -108,20 +126,7 @@ pub fn caption_pairs(
             i += 1;
         }
     }
-    // Render per style, then put the rows back in draw order.
-    let mut rows: Vec<(usize, Tensor<4>)> = Vec::with_capacity(3);
-    for (k, group) in by_style.iter().enumerate() {
-        if group.is_empty() {
-            continue;
-        }
-        let faces: Vec<Face> = group.iter().map(|(_, f)| *f).collect();
-        let x = render_batch(&faces, Style::from_index(k), super::SIZE, device)?;
-        for (j, (i, _)) in group.iter().enumerate() {
-            rows.push((*i, x.clone().narrow(0, j, 1)));
-        }
-    }
-    rows.sort_by_key(|(i, _)| *i);
-    let images = Tensor::cat(rows.into_iter().map(|(_, t)| t).collect(), 0);
+    let images = render_in_order(&by_style, device)?;
     let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
     Ok(Pairs {
         pixels: styleclip_raw(images)?,
@@ -149,7 +154,8 @@ pub fn invariant_pairs(
 ) -> Result<InvariantPairs> {
     let mut rng =
         StdRng::seed_from_u64(seed.wrapping_mul(0x51a7_3e09_c4d2_11f5) ^ (step as u64) ^ 0x1a7);
-    let mut by_style: [Vec<(usize, Face, Face)>; 3] = Default::default();
+    let mut firsts: [Vec<(usize, Face)>; 3] = Default::default();
+    let mut seconds: [Vec<(usize, Face)>; 3] = Default::default();
     let mut captions = Vec::with_capacity(count);
     for i in 0..count {
         let s: u64 = rng.random();
@@ -176,29 +182,13 @@ pub fn invariant_pairs(
         let k = options[rng.random_range(0..options.len())];
         let twin = twin_of(face, k, &mut rng);
         captions.push(face.attributes.caption_only(style, s, &named));
-        by_style[style.index()].push((i, face, twin));
+        firsts[style.index()].push((i, face));
+        seconds[style.index()].push((i, twin));
     }
-    let mut first: Vec<(usize, Tensor<4>)> = Vec::with_capacity(count);
-    let mut second: Vec<(usize, Tensor<4>)> = Vec::with_capacity(count);
-    for (k, group) in by_style.iter().enumerate() {
-        if group.is_empty() {
-            continue;
-        }
-        let faces: Vec<Face> = group.iter().flat_map(|(_, a, b)| [*a, *b]).collect();
-        let x = render_batch(&faces, Style::from_index(k), super::SIZE, device)?;
-        for (j, (i, _, _)) in group.iter().enumerate() {
-            first.push((*i, x.clone().narrow(0, 2 * j, 1)));
-            second.push((*i, x.clone().narrow(0, 2 * j + 1, 1)));
-        }
-    }
-    let ordered = |mut rows: Vec<(usize, Tensor<4>)>| {
-        rows.sort_by_key(|(i, _)| *i);
-        Tensor::cat(rows.into_iter().map(|(_, t)| t).collect(), 0)
-    };
     let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
     Ok(InvariantPairs {
-        first: styleclip_raw(ordered(first))?,
-        second: styleclip_raw(ordered(second))?,
+        first: styleclip_raw(render_in_order(&firsts, device)?)?,
+        second: styleclip_raw(render_in_order(&seconds, device)?)?,
         tokens: tokenizer.tokenize(&texts, device)?,
     })
 }
