@@ -75,6 +75,10 @@ struct Args {
     /// Pixel-loss weight of the mouth, glasses and eyebrow regions in `generator`.
     #[arg(long, default_value_t = 1.0)]
     detail_weight: f32,
+    /// Weigh each face's mouth by how faintly its lips stand out on its skin (× 5 on dark
+    /// skin) in `generator`.
+    #[arg(long)]
+    mouth_balance: bool,
     /// Probability of a twin pair (one attribute changed) in `clip`'s batches.
     #[arg(long, default_value_t = 0.5)]
     twins: f64,
@@ -168,6 +172,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 seed: args.seed,
                 checkpoint_dir: Some(args.work_dir.clone()),
                 detail_weight: args.detail_weight,
+                mouth_balance: args.mouth_balance,
                 ..GeneratorFit::default()
             };
             let ad = device.clone().autodiff();

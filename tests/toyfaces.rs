@@ -360,6 +360,60 @@ fn detail_weights_cover_the_mouth_glasses_and_brows_only() {
     assert!(detail_weights(f32::NAN, &device).is_err());
 }
 
+/// The mouth region lies inside the detail region, and the balance factors equalise what a
+/// mouth change costs the pixel loss across skin tones, measured on the renderer itself.
+#[test]
+fn mouth_balance_equalises_the_cost_of_a_smile_across_skins() {
+    use styleclip::toyfaces::Skin;
+    use styleclip::toyfaces::fit::{detail_weights, mouth_factor, mouth_mask};
+    let device = Device::flex();
+    let m = mouth_mask(&device).unwrap();
+    assert_eq!(m.dims(), [1, 1, 64, 64]);
+    let m = m.into_data().try_to_vec::<f32>().unwrap();
+    let d = detail_weights(5.0, &device).unwrap();
+    let d = d.into_data().try_to_vec::<f32>().unwrap();
+    assert!(m.iter().all(|&x| x == 0.0 || x == 1.0));
+    assert!(m.iter().zip(&d).all(|(&m, &d)| m == 0.0 || d == 5.0));
+    // Mouth centre in, a lens rim and the forehead out.
+    assert_eq!(m[41 * 64 + 32], 1.0);
+    assert_eq!(m[30 * 64 + 21], 0.0);
+    assert_eq!(m[12 * 64 + 32], 0.0);
+    let share = m.iter().sum::<f32>() / m.len() as f32;
+    assert!((0.01..0.1).contains(&share), "mouth share {share}");
+    // Smile against neutral, centred, per skin: the weighted L1 cost of the change.
+    let cost = |skin: Skin| {
+        let draw = |mouth: Mouth| {
+            let mut attributes = Attributes::sample(3);
+            attributes.skin = skin;
+            attributes.mouth = mouth;
+            let face = Face {
+                attributes,
+                jitter: Jitter::NONE,
+            };
+            render_face(&face, Style::Photo, 64).unwrap()
+        };
+        let (a, b) = (draw(Mouth::Smile), draw(Mouth::Neutral));
+        let l1: f32 = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(&x, &y)| f32::from(x.abs_diff(y)) / 255.0)
+            .sum();
+        l1 * mouth_factor(skin)
+    };
+    assert_eq!(mouth_factor(Skin::Light), 1.0);
+    assert!((mouth_factor(Skin::Dark) - 5.05).abs() < 0.01);
+    let light = cost(Skin::Light);
+    for skin in [Skin::Tan, Skin::Dark] {
+        let r = cost(skin) / light;
+        eprintln!("{skin:?}: balanced smile cost {r:.3} of light skin's");
+        assert!(
+            (0.75..1.33).contains(&r),
+            "{skin:?}: balanced cost {r:.3} of light's"
+        );
+    }
+}
+
 /// Invariant pairs: one short caption per pair, two different images per pair, a function of
 /// `(seed, step)` alone.
 #[test]
