@@ -31,7 +31,9 @@ use styleclip::clip::{Clip, ContrastiveTraining, Tokenizer};
 use styleclip::edit::global_direction::{RelevanceConfig, StatsConfig};
 use styleclip::edit::mapper::{MapperData, MapperTraining, TrainingEvent};
 use styleclip::toyfaces::MAPPER_PROMPTS;
-use styleclip::toyfaces::contrastive::{caption_pairs, toy_clip_config, zero_shot_accuracy};
+use styleclip::toyfaces::contrastive::{
+    BatchMix, caption_pairs, toy_clip_config, zero_shot_accuracy,
+};
 use styleclip::toyfaces::fit::{
     FitInput, GeneratorFit, fit_generator, fit_latents, render_latents, toy_generator_config,
     write_face_code_mapping,
@@ -88,6 +90,12 @@ struct Args {
     /// Weight of `clip`'s invariance term over the invariant pairs.
     #[arg(long, default_value_t = 1.0)]
     invariance_weight: f64,
+    /// Ranked pairs per step in `clip`'s batches (`toyfaces::contrastive::ranked_pairs`).
+    #[arg(long, default_value_t = 0)]
+    ranked: usize,
+    /// Weight of `clip`'s ranking term over the ranked pairs.
+    #[arg(long, default_value_t = 1.0)]
+    ranking_weight: f64,
     /// Start `clip` from this CLIP file instead of a fresh seeded one.
     #[arg(long)]
     init_clip: Option<PathBuf>,
@@ -290,6 +298,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 checkpoint_dir: Some(args.work_dir.clone()),
                 checkpoint_every: 100,
                 invariance_weight: args.invariance_weight,
+                ranking_weight: args.ranking_weight,
                 ..ContrastiveTraining::default()
             };
             let tokenizer = Tokenizer::new();
@@ -304,14 +313,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let clip = run.run(
                 clip,
                 |step, b| {
-                    let (seed, twins, inv) = (args.seed, args.twins, args.invariant);
-                    caption_pairs(seed, step, b, twins, inv, &tokenizer, &device)
+                    let mix = BatchMix {
+                        twins: args.twins,
+                        invariant: args.invariant,
+                        ranked: args.ranked,
+                    };
+                    caption_pairs(args.seed, step, b, mix, &tokenizer, &device)
                 },
                 |r| {
                     pb.set_position(r.step as u64);
                     let msg = format!(
-                        "loss {:.3} acc {:.2} scale {:.1} inv {:.3}",
-                        r.loss, r.accuracy, r.logit_scale, r.invariance
+                        "loss {:.3} acc {:.2} scale {:.1} inv {:.3} rank {:.3}",
+                        r.loss, r.accuracy, r.logit_scale, r.invariance, r.ranking
                     );
                     log_every(&pb, r.step, 100, || msg.clone());
                     pb.set_message(msg);

@@ -9,7 +9,8 @@ use std::ops::ControlFlow;
 use burn::prelude::*;
 use common::{rel_err, scratch};
 use styleclip::clip::{
-    Clip, ContrastiveTraining, InvariantPairs, Pairs, Tokenizer, invariance_loss,
+    Clip, ContrastiveTraining, InvariantPairs, Pairs, RankedPairs, Tokenizer, invariance_loss,
+    ranking_loss,
 };
 use styleclip::weights::Precision;
 
@@ -44,6 +45,7 @@ fn batch(step: usize, b: usize, device: &Device) -> Pairs {
         pixels: colour_images(&order, step, device),
         tokens: tok.tokenize(&texts, device).unwrap(),
         invariant: None,
+        ranked: None,
     }
 }
 
@@ -191,6 +193,7 @@ fn invariance_term_equalises_a_captions_scores() {
                 |s, b| {
                     Ok(Pairs {
                         invariant: Some(squares(s, &plain)),
+                        ranked: None,
                         ..batch(s, b, &plain)
                     })
                 },
@@ -210,6 +213,90 @@ fn invariance_term_equalises_a_captions_scores() {
     eprintln!("largest score gap on \"a square\": InfoNCE {g0:.3}, with invariance {g1:.3}");
     assert!(g0 > 0.2, "InfoNCE alone left no gap to close ({g0})");
     assert!(g1 < 0.25 * g0, "gap {g0} → {g1}");
+}
+
+/// "a warm square", a caption no batch pairs, must rank red above blue and yellow above
+/// green.
+fn warm(step: usize, device: &Device) -> RankedPairs {
+    RankedPairs {
+        better: colour_images(&[0, 3], step, device),
+        worse: colour_images(&[2, 1], step + 7, device),
+        tokens: Tokenizer::new()
+            .tokenize(&["a warm square", "a warm square"], device)
+            .unwrap(),
+    }
+}
+
+/// The ranking term is the mean softplus of the pairs' score differences (checked against
+/// `Clip::logits`), and training with it makes a caption that InfoNCE never saw rank its
+/// images first, by a margin.
+#[test]
+fn ranking_term_orders_a_captions_scores() {
+    let device = Device::flex().autodiff();
+    let plain = Device::flex();
+    let margins = |clip: &Clip| {
+        let p = warm(1000, &plain);
+        let score = |x: Tensor<4>| {
+            let (per_image, _) = clip.logits(x, p.tokens.clone().narrow(0, 0, 1));
+            per_image.reshape([2])
+        };
+        let d = score(p.better.clone()) - score(p.worse.clone());
+        let manual = burn::tensor::activation::softplus(-d.clone(), 1.0)
+            .mean()
+            .into_scalar::<f32>();
+        let term = ranking_loss(clip, &p).unwrap().into_scalar::<f32>();
+        assert!(
+            (manual - term).abs() <= 1e-4 * (1.0 + manual),
+            "ranking_loss {term} vs logits {manual}"
+        );
+        let mismatched = RankedPairs {
+            tokens: p.tokens.clone().narrow(0, 0, 1),
+            ..p.clone()
+        };
+        assert!(ranking_loss(clip, &mismatched).is_err());
+        d.into_data().try_to_vec::<f32>().unwrap()
+    };
+    let train = |weight: f64| {
+        let clip = Clip::new_seeded(common::tiny_clip_config(), 7, &device).unwrap();
+        let run = ContrastiveTraining {
+            ranking_weight: weight,
+            ..training(30)
+        };
+        let mut rank = Vec::new();
+        let clip = run
+            .run(
+                clip,
+                |s, b| {
+                    Ok(Pairs {
+                        ranked: Some(warm(s, &plain)),
+                        ..batch(s, b, &plain)
+                    })
+                },
+                |r| {
+                    rank.push(r.ranking);
+                    ControlFlow::Continue(())
+                },
+            )
+            .unwrap();
+        (clip, rank)
+    };
+    let (plain_run, rank0) = train(0.0);
+    let (rank_run, rank1) = train(5.0);
+    assert!(
+        rank0.iter().all(|&v| v == 0.0),
+        "no term at μ = 0: {rank0:?}"
+    );
+    assert!(rank1.iter().all(|&v| v.is_finite() && v >= 0.0));
+    let (m0, m1) = (margins(&plain_run), margins(&rank_run));
+    eprintln!("\"a warm square\" margins (red−blue, yellow−green): InfoNCE {m0:?}, ranked {m1:?}");
+    assert!(
+        m1.iter().all(|&m| m > 1.0),
+        "ranking left a margin ≤ 1 logit: {m1:?}"
+    );
+    assert!(
+        rank1[rank1.len() - 1] < 0.5 * rank1[0],
+        "ranking loss {rank1:?}"
+    );
 }
 
 #[test]

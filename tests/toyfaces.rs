@@ -444,3 +444,45 @@ fn invariant_pairs_are_seeded_twins_with_one_caption_each() {
     assert_eq!(same, 0.0);
     assert_eq!(again.tokens.into_data(), p.tokens.into_data());
 }
+
+/// Ranked pairs: one short caption per pair, two different images per pair, a function of
+/// `(seed, step)` alone.
+#[test]
+fn ranked_pairs_are_seeded_twins_with_one_short_caption_each() {
+    use styleclip::clip::Tokenizer;
+    use styleclip::toyfaces::contrastive::ranked_pairs;
+    let device = Device::flex();
+    let tok = Tokenizer::new();
+    let p = ranked_pairs(3, 5, 6, &tok, &device).unwrap();
+    assert_eq!(p.better.dims(), [6, 3, 224, 224]);
+    assert_eq!(p.worse.dims(), [6, 3, 224, 224]);
+    assert_eq!(p.tokens.dims()[0], 6);
+    let per_pair = (p.better.clone() - p.worse.clone())
+        .abs()
+        .sum_dim(3)
+        .sum_dim(2)
+        .sum_dim(1)
+        .reshape([6])
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
+    assert!(
+        per_pair.iter().all(|&d| d > 0.0),
+        "a twin equals its pair: {per_pair:?}"
+    );
+    // Short captions: "a/an [adjective] noun [suffix] with ..." naming one or two attributes.
+    let tokens = p
+        .tokens
+        .clone()
+        .into_data()
+        .try_into_vec_as::<i64>()
+        .unwrap();
+    for row in tokens.chunks(77) {
+        let len = row.iter().position(|&t| t == 49407).unwrap();
+        assert!(len <= 16, "caption of {len} tokens is not short");
+    }
+    let again = ranked_pairs(3, 5, 6, &tok, &device).unwrap();
+    let same = (again.better - p.better).abs().max().into_scalar::<f32>();
+    assert_eq!(same, 0.0);
+    assert_eq!(again.tokens.into_data(), p.tokens.into_data());
+}

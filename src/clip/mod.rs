@@ -20,5 +20,6 @@ pub use config::ClipConfig;
 pub use load::ClipFormat;
 pub use model::Clip;
 pub use train::{
-    ContrastiveStep, ContrastiveTraining, InvariantPairs, Pairs, contrastive_loss, invariance_loss,
+    ContrastiveStep, ContrastiveTraining, InvariantPairs, Pairs, RankedPairs, contrastive_loss,
+    invariance_loss, ranking_loss,
 };

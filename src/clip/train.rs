@@ -24,6 +24,19 @@
 //! InfoNCE alone leaves a short caption's score free to depend on what it does not name (an
 //! image whose unnamed features have a small embedding share scores higher on every caption),
 //! and text-driven editing climbs exactly that score: it then changes the unnamed attributes.
+//!
+//! And [`RankedPairs`]: a caption, an image it describes and one it does not (twins that
+//! differ only in what the caption names). With [`ContrastiveTraining::ranking_weight`]
+//! `μ > 0` the loss adds the pairwise logistic loss
+//!
+//! ```text
+//! μ · mean_i softplus(exp(s)·cos(worse_i, t_i) − exp(s)·cos(better_i, t_i))   (exp(s) fixed)
+//! ```
+//!
+//! InfoNCE cannot teach a short caption such as "a smiling face" whom it describes: in a
+//! batch a quarter of the faces smile, and each is a negative of the others' caption. A ranked
+//! pair has no such false negative: it asks exactly what an edit toward the caption needs, that
+//! the named change raises the score.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -50,6 +63,9 @@ pub struct Pairs {
     /// Image pairs each caption must score alike (used when
     /// [`ContrastiveTraining::invariance_weight`] is positive).
     pub invariant: Option<InvariantPairs>,
+    /// Image pairs each caption must rank (used when [`ContrastiveTraining::ranking_weight`]
+    /// is positive).
+    pub ranked: Option<RankedPairs>,
 }
 
 /// Pairs of images `(first_i, second_i)` that caption `i` describes equally well.
@@ -61,6 +77,27 @@ pub struct InvariantPairs {
     pub second: Tensor<4>,
     /// Caption tokens `[P, context_length]`.
     pub tokens: Tensor<2, Int>,
+}
+
+/// Pairs of images `(better_i, worse_i)`: caption `i` describes `better_i` and not `worse_i`.
+#[derive(Debug, Clone)]
+pub struct RankedPairs {
+    /// CLIP-normalised pixels `[P, 3, R, R]` that the captions describe.
+    pub better: Tensor<4>,
+    /// CLIP-normalised pixels `[P, 3, R, R]` that they do not.
+    pub worse: Tensor<4>,
+    /// Caption tokens `[P, context_length]`.
+    pub tokens: Tensor<2, Int>,
+}
+
+impl RankedPairs {
+    fn to_device(&self, device: &Device) -> Self {
+        Self {
+            better: self.better.clone().to_device(device),
+            worse: self.worse.clone().to_device(device),
+            tokens: self.tokens.clone().to_device(device),
+        }
+    }
 }
 
 impl InvariantPairs {
@@ -95,6 +132,8 @@ pub struct ContrastiveTraining {
     pub checkpoint_every: usize,
     /// Weight λ of the invariance term over [`Pairs::invariant`] (0: plain InfoNCE).
     pub invariance_weight: f64,
+    /// Weight μ of the ranking term over [`Pairs::ranked`] (0: none).
+    pub ranking_weight: f64,
 }
 
 impl Default for ContrastiveTraining {
@@ -109,6 +148,7 @@ impl Default for ContrastiveTraining {
             checkpoint_dir: None,
             checkpoint_every: 200,
             invariance_weight: 0.0,
+            ranking_weight: 0.0,
         }
     }
 }
@@ -128,6 +168,8 @@ pub struct ContrastiveStep {
     pub logit_scale: f32,
     /// Mean squared score difference over [`Pairs::invariant`] (0 without pairs), before λ.
     pub invariance: f32,
+    /// Mean pairwise logistic loss over [`Pairs::ranked`] (0 without pairs), before μ.
+    pub ranking: f32,
 }
 
 /// Symmetric InfoNCE of a batch and the image→text top-1 accuracy within it.
@@ -176,6 +218,31 @@ pub fn invariance_loss(clip: &Clip, pairs: &InvariantPairs) -> Result<Tensor<1>>
         .mean())
 }
 
+/// Mean pairwise logistic loss `softplus(score(worse) − score(better))` over ranked pairs,
+/// scores `exp(s)·cos(image, caption)` with the logit scale held fixed.
+///
+/// # Shapes
+/// `[P, 3, R, R]` twice, tokens `[P, context]` → `[1]`
+///
+/// # Errors
+/// The two image tensors differ in shape, or the captions are not one per pair.
+pub fn ranking_loss(clip: &Clip, pairs: &RankedPairs) -> Result<Tensor<1>> {
+    let (a, b) = (pairs.better.dims(), pairs.worse.dims());
+    let t = pairs.tokens.dims()[0];
+    if a != b || a[0] != t || t == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "ranked pairs need two image tensors of one shape and one caption per pair, \
+             got images {a:?} and {b:?} and {t} captions"
+        )));
+    }
+    let txt = l2_normalize(clip.encode_text(pairs.tokens.clone()));
+    let score = |x: &Tensor<4>| {
+        (l2_normalize(clip.encode_image(x.clone())) * txt.clone()).sum_dim(1)
+            * clip.logit_scale_exp().detach().reshape([1, 1])
+    };
+    Ok(burn::tensor::activation::softplus(score(&pairs.worse) - score(&pairs.better), 1.0).mean())
+}
+
 impl ContrastiveTraining {
     fn check(&self) -> Result<()> {
         if self.steps == 0 || self.batch_size < 2 || self.lr.is_nan() || self.lr <= 0.0 {
@@ -188,6 +255,12 @@ impl ContrastiveTraining {
             return Err(Error::InvalidArgument(format!(
                 "contrastive training needs a finite invariance_weight ≥ 0, got {}",
                 self.invariance_weight
+            )));
+        }
+        if !(self.ranking_weight >= 0.0 && self.ranking_weight.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "contrastive training needs a finite ranking_weight ≥ 0, got {}",
+                self.ranking_weight
             )));
         }
         Ok(())
@@ -235,10 +308,15 @@ impl ContrastiveTraining {
                 (Some(p), true) => Some(p.to_device(&device)),
                 _ => None,
             };
+            let ranked = match (&pairs.ranked, self.ranking_weight > 0.0) {
+                (Some(p), true) => Some(p.to_device(&device)),
+                _ => None,
+            };
             let pairs = Pairs {
                 pixels: pairs.pixels.to_device(&device),
                 tokens: pairs.tokens.to_device(&device),
                 invariant: None,
+                ranked: None,
             };
             let (mut loss, accuracy) = contrastive_loss(&clip, &pairs);
             let scale = clip.logit_scale_exp().detach();
@@ -249,9 +327,17 @@ impl ContrastiveTraining {
                 invariance = term.clone().detach();
                 loss = loss + term.mul_scalar(self.invariance_weight);
             }
-            let numbers =
-                crate::edit::host(Tensor::cat(vec![info_nce, accuracy, scale, invariance], 0))?;
-            if !(numbers[0].is_finite() && numbers[3].is_finite()) {
+            let mut ranking = Tensor::<1>::zeros([1], &device);
+            if let Some(p) = &ranked {
+                let term = ranking_loss(&clip, p)?;
+                ranking = term.clone().detach();
+                loss = loss + term.mul_scalar(self.ranking_weight);
+            }
+            let numbers = crate::edit::host(Tensor::cat(
+                vec![info_nce, accuracy, scale, invariance, ranking],
+                0,
+            ))?;
+            if !numbers.iter().all(|v| v.is_finite()) {
                 return Err(Error::InvalidArgument(format!(
                     "contrastive training: the loss is not finite at step {step}"
                 )));
@@ -281,6 +367,7 @@ impl ContrastiveTraining {
                 accuracy: numbers[1],
                 logit_scale: numbers[2],
                 invariance: numbers[3],
+                ranking: numbers[4],
             };
             if observer(&record).is_break() {
                 break;

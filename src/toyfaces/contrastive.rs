@@ -17,7 +17,7 @@ use super::attributes::{
 };
 use super::render::render_batch;
 use crate::clip::preprocess::styleclip_raw;
-use crate::clip::{Clip, ClipConfig, InvariantPairs, Pairs, Tokenizer};
+use crate::clip::{Clip, ClipConfig, InvariantPairs, Pairs, RankedPairs, Tokenizer};
 use crate::error::Result;
 
 /// The toy CLIP's shape: 64-d joint space; a 3-block ViT of width 64 with 32 px patches on
@@ -78,23 +78,34 @@ fn render_in_order(by_style: &[Vec<(usize, Face)>; 3], device: &Device) -> Resul
     Ok(Tensor::cat(rows.into_iter().map(|(_, t)| t).collect(), 0))
 }
 
-/// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step, twins,
-/// invariant)` alone, with `invariant` [`invariant_pairs`] (none for 0).
+/// What a training batch mixes in besides random `(render, caption)` pairs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchMix {
+    /// Probability that a draw is a pair of twins (see [`caption_pairs`]).
+    pub twins: f64,
+    /// [`invariant_pairs`] per batch (0: none).
+    pub invariant: usize,
+    /// [`ranked_pairs`] per batch (0: none).
+    pub ranked: usize,
+}
+
+/// Step `step`'s batch of `(render, caption)` pairs, a function of `(seed, step, mix)` alone,
+/// with `mix.invariant` [`invariant_pairs`] and `mix.ranked` [`ranked_pairs`].
 ///
-/// With probability `twins` a draw is a pair of *twins*: the same face, style and jitter with
-/// one attribute changed (mouth and hairstyle most often; never a colour on sketches), both
-/// captions naming that attribute. Random batches differ in many attributes at once, so a
+/// With probability `mix.twins` a draw is a pair of *twins*: the same face, style and jitter
+/// with one attribute changed (mouth and hairstyle most often; never a colour on sketches),
+/// both captions naming that attribute. Random batches differ in many attributes at once, so a
 /// contrastive model can ignore the small ones (measured: zero-shot mouth 32 % after 2700
 /// steps without twins); twins are hard negatives that only the changed attribute separates.
 pub fn caption_pairs(
     seed: u64,
     step: usize,
     batch: usize,
-    twins: f64,
-    invariant: usize,
+    mix: BatchMix,
     tokenizer: &Tokenizer,
     device: &Device,
 ) -> Result<Pairs> {
+    let twins = mix.twins;
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x2f1d_9b3c_0e4b_8a6b) ^ step as u64);
     let mut by_style: [Vec<(usize, Face)>; 3] = Default::default();
     let mut captions = vec![String::new(); batch];
@@ -131,10 +142,64 @@ pub fn caption_pairs(
     Ok(Pairs {
         pixels: styleclip_raw(images)?,
         tokens: tokenizer.tokenize(&texts, device)?,
-        invariant: match invariant {
+        invariant: match mix.invariant {
             0 => None,
             n => Some(invariant_pairs(seed, step, n, tokenizer, device)?),
         },
+        ranked: match mix.ranked {
+            0 => None,
+            n => Some(ranked_pairs(seed, step, n, tokenizer, device)?),
+        },
+    })
+}
+
+/// Step `step`'s `count` ranked pairs: a photo (one in five a negative), its twin with one
+/// attribute changed, and a short caption ([`Attributes::caption_only`]) naming that attribute
+/// of the first (one in three also names another, shared, attribute): "a smiling face" for a
+/// smiling face and its frowning twin. Mouth and hairstyle are changed most often.
+///
+/// With [`invariant_pairs`] these are the two halves of what an edit toward a short caption
+/// needs: the named change raises its score, an unnamed one leaves it.
+pub fn ranked_pairs(
+    seed: u64,
+    step: usize,
+    count: usize,
+    tokenizer: &Tokenizer,
+    device: &Device,
+) -> Result<RankedPairs> {
+    let mut rng =
+        StdRng::seed_from_u64(seed.wrapping_mul(0x7b3e_a1c5_92d4_6f01) ^ (step as u64) ^ 0x4a2);
+    let mut betters: [Vec<(usize, Face)>; 3] = Default::default();
+    let mut worses: [Vec<(usize, Face)>; 3] = Default::default();
+    let mut captions = Vec::with_capacity(count);
+    for i in 0..count {
+        let s: u64 = rng.random();
+        let style = if rng.random_bool(0.8) {
+            Style::Photo
+        } else {
+            Style::Negative
+        };
+        let face = Face {
+            attributes: Attributes::sample(s),
+            jitter: Jitter::sample(s),
+        };
+        let k = [0, 1, 1, 2, 2, 2, 3, 4, 5][rng.random_range(0..9)];
+        let mut named = vec![k];
+        if rng.random_bool(1.0 / 3.0) {
+            // A shared second attribute, never the other half of the hair.
+            let options: Vec<usize> = (0..6).filter(|&j| j != k && !(j < 2 && k < 2)).collect();
+            named.push(options[rng.random_range(0..options.len())]);
+        }
+        let twin = twin_of(face, k, &mut rng);
+        captions.push(face.attributes.caption_only(style, s, &named));
+        betters[style.index()].push((i, face));
+        worses[style.index()].push((i, twin));
+    }
+    let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
+    Ok(RankedPairs {
+        better: styleclip_raw(render_in_order(&betters, device)?)?,
+        worse: styleclip_raw(render_in_order(&worses, device)?)?,
+        tokens: tokenizer.tokenize(&texts, device)?,
     })
 }
 
