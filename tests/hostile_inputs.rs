@@ -192,6 +192,9 @@ impl Report {
         f: impl FnOnce() -> Result<(), String>,
     ) -> Option<Result<(), String>> {
         self.cases += 1;
+        if std::env::var_os("HOSTILE_TRACE").is_some() {
+            eprintln!("case: {what}");
+        }
         PEAK.with(|p| p.set(0));
         IN_CASE.with(|c| c.set(true));
         let t = Instant::now();
@@ -248,8 +251,13 @@ impl Report {
             self.peak
         );
         let mut problems = Vec::new();
+        // One case per panic site first, then the rest.
+        let mut panics = self.panics.clone();
+        let site = |p: &String| p.rsplit(" at ").next().unwrap_or_default().to_string();
+        let mut seen = std::collections::HashSet::new();
+        panics.sort_by_key(|p| !seen.insert(site(p)));
         for (kind, list) in [
-            ("panic", &self.panics),
+            ("panic", &panics),
             ("slow", &self.slow),
             ("allocation", &self.big),
         ] {
