@@ -191,6 +191,12 @@ impl Report {
         input_len: usize,
         f: impl FnOnce() -> Result<(), String>,
     ) -> Option<Result<(), String>> {
+        // Debugging aid: HOSTILE_ONLY=<text> runs only the cases whose description has it.
+        if let Some(only) = std::env::var_os("HOSTILE_ONLY")
+            && !what.contains(only.to_str().unwrap_or_default())
+        {
+            return Some(Ok(()));
+        }
         self.cases += 1;
         if std::env::var_os("HOSTILE_TRACE").is_some() {
             eprintln!("case: {what}");
@@ -201,6 +207,9 @@ impl Report {
         let result = catch_unwind(AssertUnwindSafe(f));
         let dt = t.elapsed();
         IN_CASE.with(|c| c.set(false));
+        if std::env::var_os("HOSTILE_TRACE").is_some() {
+            eprintln!("time: {dt:?} {what}");
+        }
         let peak = PEAK.with(Cell::get);
         self.peak = self.peak.max(peak);
         if dt > self.slowest.0 {
