@@ -153,8 +153,9 @@ impl Report {
     fn new(family: &'static str, min_cases: usize) -> Self {
         quiet_panics();
         let path = std::env::temp_dir().join(format!(
-            "styleclip-hostile-{}-{family}.bin",
-            std::process::id()
+            "styleclip-hostile-{}-{}.bin",
+            std::process::id(),
+            family.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
         ));
         Self {
             family,
@@ -1546,4 +1547,88 @@ fn seeds_are_valid() {
             .unwrap_or_else(|e| panic!("{}: {e}", s.name));
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network loaders: shapes that infer configurations.
+
+/// For each network checkpoint, files with the same keys whose shapes are hostile: every
+/// tensor a scalar, every dimension 1 or 0, one more axis, and per key: that key a scalar (or
+/// rank 5) while every other keeps its rank with extent 1. Configuration inference indexes
+/// shapes; none of it may panic.
+#[test]
+fn network_loaders_survive_hostile_shapes() {
+    use styleclip::arcface::ArcFace;
+    use styleclip::clip::Clip;
+    use styleclip::stylegan2::Generator;
+    let device = Device::flex();
+    let mut report = Report::new(
+        "Generator/Clip/ArcFace/MapperCheckpoint::load, hostile shapes",
+        900,
+    );
+    type Load<'a> = Box<dyn Fn(&Path) -> Result<(), Error> + 'a>;
+    let loaders: Vec<(&str, Load)> = vec![
+        ("Generator::load", Box::new(|p: &Path| Generator::load(p, &device).map(|_| ()))),
+        ("Clip::load", Box::new(|p: &Path| Clip::load(p, &device).map(|_| ()))),
+        ("ArcFace::load", Box::new(|p: &Path| ArcFace::load(p, &device).map(|_| ()))),
+        (
+            "MapperCheckpoint",
+            Box::new(|p: &Path| {
+                let c = MapperCheckpoint::open(p)?;
+                c.mapper(&device)?;
+                c.generator(&device).map(|_| ())
+            }),
+        ),
+    ];
+    for (fixture_name, loader) in [
+        ("stylegan2/g16_mixed.pt", 0),
+        ("clip/tiny_openai.pt", 1),
+        ("clip/tiny_hf.safetensors", 1),
+        ("arcface/irse50.ref.safetensors", 2),
+        ("mapper/stylespace.pt", 3),
+        ("mapper/levels.pt", 3),
+    ] {
+        let file = TensorFile::open(fixture(fixture_name)).unwrap();
+        let keys: Vec<(String, Vec<usize>)> = file
+            .keys()
+            .into_iter()
+            .map(|k| (k.to_string(), file.shape(k).unwrap().to_vec()))
+            .collect();
+        let write = |shape_of: &dyn Fn(usize, &[usize]) -> Vec<usize>| -> Vec<u8> {
+            let mut header = serde_json::Map::new();
+            let mut data = Vec::new();
+            for (i, (k, s)) in keys.iter().enumerate() {
+                let shape = shape_of(i, s);
+                let n: usize = shape.iter().product();
+                header.insert(
+                    k.clone(),
+                    serde_json::json!({"dtype": "F32", "shape": shape,
+                        "data_offsets": [data.len(), data.len() + 4 * n]}),
+                );
+                data.extend(std::iter::repeat_n(0x3Fu8, 4 * n));
+            }
+            st_bytes(&header, &data)
+        };
+        let mut cases: Vec<(String, Vec<u8>)> = vec![
+            ("all scalars".into(), write(&|_, _| vec![])),
+            ("all extents 1".into(), write(&|_, s| vec![1; s.len()])),
+            ("all extents 0".into(), write(&|_, s| vec![0; s.len()])),
+            ("one more axis".into(), write(&|_, s| [s, &[1][..]].concat().iter().map(|&d| d.min(2)).collect())),
+        ];
+        for (j, (k, _)) in keys.iter().enumerate() {
+            cases.push((
+                format!("{k} scalar"),
+                write(&|i, s| if i == j { vec![] } else { s.iter().map(|&d| d.min(1)).collect() }),
+            ));
+            cases.push((
+                format!("{k} rank 5"),
+                write(&|i, s| if i == j { vec![1; 5] } else { s.iter().map(|&d| d.min(1)).collect() }),
+            ));
+        }
+        let (name, load) = &loaders[loader];
+        for (what, bytes) in cases {
+            report.case(&format!("{name} on {fixture_name}: {what}"), &bytes, &**load);
+        }
+    }
+    report.finish();
 }
