@@ -238,7 +238,9 @@ impl Report {
                 Some(r)
             }
             Err(_) => {
-                let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
+                let msg = LAST_PANIC
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_default();
                 self.panics.push(format!("{what}: {msg}"));
                 None
             }
@@ -465,7 +467,9 @@ impl Pickle {
         self.str("storage").global("torch", "FloatStorage");
         self.str(storage).str("cpu").int(numel).op(b"tQ");
         self.int(0).tuple(shape).tuple(&strides).op(&[0x89]);
-        self.global("collections", "OrderedDict").op(b")Rt").op(b"R")
+        self.global("collections", "OrderedDict")
+            .op(b")Rt")
+            .op(b"R")
     }
 }
 
@@ -538,9 +542,16 @@ fn torch_zip(tensors: &[(&str, Vec<usize>)], opts: &[(&str, &str)]) -> Vec<u8> {
 /// A TorchScript archive: a `__torch__` module tree with two parameters.
 fn torchscript_zip() -> Vec<u8> {
     let mut p = Pickle::new();
-    p.global("__torch__", "Net").op(b")").op(&[0x81]).op(b"q\x00}(");
+    p.global("__torch__", "Net")
+        .op(b")")
+        .op(&[0x81])
+        .op(b"q\x00}(");
     p.str("weight").tensor("0", &[3, 2]);
-    p.str("sub").global("__torch__", "Sub").op(b")").op(&[0x81]).op(b"}(");
+    p.str("sub")
+        .global("__torch__", "Sub")
+        .op(b")")
+        .op(&[0x81])
+        .op(b"}(");
     p.str("bias").tensor("1", &[3]);
     p.op(b"ub");
     p.str("training").op(&[0x88]);
@@ -603,10 +614,11 @@ fn tiny_latent_seed() -> Seed {
 
 fn mapper_seeds() -> Vec<Seed> {
     let device = Device::flex();
-    let single = SingleMapper::new_seeded(MapperOptions::with_kind(MapperKind::Single), 4, 1, &device)
-        .unwrap();
-    let levels = LevelsMapper::new_seeded(MapperOptions::levels(false, true, true), 3, 2, &device)
-        .unwrap();
+    let single =
+        SingleMapper::new_seeded(MapperOptions::with_kind(MapperKind::Single), 4, 1, &device)
+            .unwrap();
+    let levels =
+        LevelsMapper::new_seeded(MapperOptions::levels(false, true, true), 3, 2, &device).unwrap();
     let opts: OfficialOpts = [("description".to_string(), serde_json::json!("a smile"))].into();
     let w = |i: usize| -> Vec<(String, Vec<usize>)> {
         (1..=4)
@@ -619,8 +631,10 @@ fn mapper_seeds() -> Vec<Seed> {
             .collect()
     };
     let single_keys = w(2);
-    let keys: Vec<(&str, Vec<usize>)> =
-        single_keys.iter().map(|(k, s)| (k.as_str(), s.clone())).collect();
+    let keys: Vec<(&str, Vec<usize>)> = single_keys
+        .iter()
+        .map(|(k, s)| (k.as_str(), s.clone()))
+        .collect();
     vec![
         saved("own SingleMapper d=4", |p| {
             AnyMapper::Single(single).save(p, &opts).unwrap()
@@ -860,8 +874,8 @@ fn mutate_safetensors(rng: &mut StdRng, b: &[u8]) -> (Vec<u8>, String) {
             what
         }
         2 => {
-            let d = ["I64", "U8", "BOOL", "F8_E4M3", "C64", "BOGUS", "", "F64"]
-                [rng.random_range(0..8)];
+            let d =
+                ["I64", "U8", "BOOL", "F8_E4M3", "C64", "BOGUS", "", "F64"][rng.random_range(0..8)];
             h[&key]["dtype"] = json!(d);
             format!("dtype of {key} -> {d}")
         }
@@ -983,8 +997,27 @@ fn pickle_ops(p: &[u8]) -> Vec<(usize, u8, usize)> {
                 };
                 a + b2 + 2
             }
-            b'(' | b'N' | 0x88 | 0x89 | b'.' | b')' | b't' | 0x85..=0x87 | b'}' | b']'
-            | b'l' | b'a' | b'e' | b's' | b'u' | 0x94 | b'Q' | 0x81 | b'R' | b'b' | b'0'
+            b'('
+            | b'N'
+            | 0x88
+            | 0x89
+            | b'.'
+            | b')'
+            | b't'
+            | 0x85..=0x87
+            | b'}'
+            | b']'
+            | b'l'
+            | b'a'
+            | b'e'
+            | b's'
+            | b'u'
+            | 0x94
+            | b'Q'
+            | 0x81
+            | b'R'
+            | b'b'
+            | b'0'
             | b'2' => 0,
             _ => break,
         };
@@ -1070,13 +1103,48 @@ fn hostile_pickles() -> Vec<(&'static str, Vec<u8>)> {
     // Tensors with hostile sizes, strides and offsets.
     let dims64 = b"K\x01".repeat(64);
     let cases: [(&str, &[u8], &[u8], &[u8]); 8] = [
-        ("tensor of 2^40 × 2^40", b"J\x00\x00\x00\x40J\x00\x00\x00\x40", b"K\x01K\x01", b"K\x00"),
-        ("tensor with zero strides 2^31", b"J\xff\xff\xff\x7fJ\xff\xff\xff\x7f", b"K\x00K\x00", b"K\x00"),
-        ("tensor with negative stride", b"K\x02K\x02", b"J\xff\xff\xff\xffK\x01", b"K\x00"),
-        ("tensor with negative size", b"J\xfe\xff\xff\xffK\x02", b"K\x02K\x01", b"K\x00"),
-        ("tensor with huge offset", b"K\x02K\x02", b"K\x02K\x01", b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f"),
-        ("tensor with negative offset", b"K\x02K\x02", b"K\x02K\x01", b"J\x00\x00\x00\x80"),
-        ("tensor with overflowing stride", b"K\x02K\x02", b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7fK\x01", b"K\x00"),
+        (
+            "tensor of 2^40 × 2^40",
+            b"J\x00\x00\x00\x40J\x00\x00\x00\x40",
+            b"K\x01K\x01",
+            b"K\x00",
+        ),
+        (
+            "tensor with zero strides 2^31",
+            b"J\xff\xff\xff\x7fJ\xff\xff\xff\x7f",
+            b"K\x00K\x00",
+            b"K\x00",
+        ),
+        (
+            "tensor with negative stride",
+            b"K\x02K\x02",
+            b"J\xff\xff\xff\xffK\x01",
+            b"K\x00",
+        ),
+        (
+            "tensor with negative size",
+            b"J\xfe\xff\xff\xffK\x02",
+            b"K\x02K\x01",
+            b"K\x00",
+        ),
+        (
+            "tensor with huge offset",
+            b"K\x02K\x02",
+            b"K\x02K\x01",
+            b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f",
+        ),
+        (
+            "tensor with negative offset",
+            b"K\x02K\x02",
+            b"K\x02K\x01",
+            b"J\x00\x00\x00\x80",
+        ),
+        (
+            "tensor with overflowing stride",
+            b"K\x02K\x02",
+            b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7fK\x01",
+            b"K\x00",
+        ),
         ("tensor with 64 dims", &dims64, &dims64, b"K\x00"),
     ];
     for (what, size, stride, offset) in cases {
@@ -1141,8 +1209,8 @@ fn mutate_pickle(rng: &mut StdRng, p: &[u8]) -> (Vec<u8>, String) {
         3 => {
             // A string length lies.
             if let Some((at, _, _)) = pick(rng, &|o| matches!(o, b'X' | b'T' | b'B')) {
-                let v: u32 = [u32::MAX, 0x7FFF_FFFF, 0, rng.random_range(0..64)]
-                    [rng.random_range(0..4)];
+                let v: u32 =
+                    [u32::MAX, 0x7FFF_FFFF, 0, rng.random_range(0..64)][rng.random_range(0..4)];
                 out[at + 1..at + 5].copy_from_slice(&v.to_le_bytes());
                 return (out, format!("string length at {at} -> {v}"));
             }
@@ -1280,8 +1348,14 @@ fn mutants(seeds: &[Seed], total: usize, rng_seed: u64) -> impl Iterator<Item = 
             (SeedKind::Zip, 0 | 1) => mutate_zip(&mut rng, seed, entries),
             _ => {
                 let mut b = seed.bytes.clone();
-                let n = if rng.random_bool(0.8) { 1 } else { rng.random_range(2..5) };
-                let what: Vec<String> = (0..n).map(|_| mutate_bytes(&mut rng, &mut b, bounds)).collect();
+                let n = if rng.random_bool(0.8) {
+                    1
+                } else {
+                    rng.random_range(2..5)
+                };
+                let what: Vec<String> = (0..n)
+                    .map(|_| mutate_bytes(&mut rng, &mut b, bounds))
+                    .collect();
                 (b, what.join(", "))
             }
         };
@@ -1365,11 +1439,24 @@ fn absurd_declared_sizes_error_quickly() {
         .unwrap();
         cases.push((format!("safetensors shape {shape}"), st_bytes(&h, &data)));
     }
-    for shape in ["(1099511627776, 1099511627776)", "(18446744073709551615, 2)", "(4611686018427387904,)"] {
-        cases.push((format!("npy shape {shape}"), npy_bytes("<f4", false, shape, &data)));
-        cases.push((format!("fortran npy shape {shape}"), npy_bytes("<f8", true, shape, &data)));
+    for shape in [
+        "(1099511627776, 1099511627776)",
+        "(18446744073709551615, 2)",
+        "(4611686018427387904,)",
+    ] {
+        cases.push((
+            format!("npy shape {shape}"),
+            npy_bytes("<f4", false, shape, &data),
+        ));
+        cases.push((
+            format!("fortran npy shape {shape}"),
+            npy_bytes("<f8", true, shape, &data),
+        ));
     }
-    for (what, p) in hostile_pickles().into_iter().filter(|(w, _)| w.starts_with("tensor")) {
+    for (what, p) in hostile_pickles()
+        .into_iter()
+        .filter(|(w, _)| w.starts_with("tensor"))
+    {
         for constants in [false, true] {
             let mut e = vec![
                 ("archive/data.pkl".to_string(), p.clone()),
@@ -1378,7 +1465,10 @@ fn absurd_declared_sizes_error_quickly() {
             if constants {
                 e.push(("archive/constants.pkl".to_string(), b"\x80\x02).".to_vec()));
             }
-            cases.push((format!("{what} (constants.pkl: {constants})"), zip_bytes(&e)));
+            cases.push((
+                format!("{what} (constants.pkl: {constants})"),
+                zip_bytes(&e),
+            ));
         }
     }
     let device = Device::flex();
@@ -1415,8 +1505,14 @@ fn load_w_plus_survives_hostile_files() {
     let mut report = Report::new("latents::load_w_plus", CASES);
     for (what, bytes) in mutants(&seeds, CASES, 0x5eed_0002) {
         // The fixtures are [2, 6, 32] / [6, 32]; the tiny seed is [1, 3, 4].
-        let (n, d) = if what.starts_with("save_latent") { (3, 4) } else { (6, 32) };
-        report.case(&what, &bytes, &|p| load_w_plus(p, n, d, &device).map(|_| ()));
+        let (n, d) = if what.starts_with("save_latent") {
+            (3, 4)
+        } else {
+            (6, 32)
+        };
+        report.case(&what, &bytes, &|p| {
+            load_w_plus(p, n, d, &device).map(|_| ())
+        });
     }
     report.finish();
 }
@@ -1439,7 +1535,11 @@ fn mapper_checkpoint_survives_hostile_files() {
 #[test]
 fn global_direction_files_survive_hostile_files() {
     let mut report = Report::new("StyleStats::load + Relevance::load", CASES);
-    let seeds = vec![stats_seed(), relevance_seed(), Seed::from_fixture("latents/c_f32.npy")];
+    let seeds = vec![
+        stats_seed(),
+        relevance_seed(),
+        Seed::from_fixture("latents/c_f32.npy"),
+    ];
     let load = |p: &Path| -> Result<(), Error> {
         let a = StyleStats::load(p).map(|_| ());
         let b = Relevance::load(p).map(|_| ());
@@ -1467,13 +1567,28 @@ fn tokenizer_survives_any_prompt() {
         ("NUL bytes".into(), "a\0b\0\0c".into()),
         ("all NUL".into(), "\0".repeat(1000)),
         ("emoji".into(), "😀👩‍👩‍👧‍👦🏳️‍🌈 a face with a 🙂".into()),
-        ("RTL".into(), "وجه مبتسم שיער סגול \u{202e}reversed\u{202c} \u{200f}x".into()),
-        ("combining marks".into(), format!("e{}", "\u{301}".repeat(5000))),
+        (
+            "RTL".into(),
+            "وجه مبتسم שיער סגול \u{202e}reversed\u{202c} \u{200f}x".into(),
+        ),
+        (
+            "combining marks".into(),
+            format!("e{}", "\u{301}".repeat(5000)),
+        ),
         ("zalgo".into(), "h̸̡̪̯ͨ͊̽̅̾̎Ȩ̬̩̾͛ͪ̈́̀́͘ ̶̧̨̱̹̭̯ͧ̾ͬC̷̙̲̝͖ͭ̏ͥͮ͟Oͮ͏̮̪̝͍".repeat(50)),
-        ("special tokens".into(), "<|startoftext|><|endoftext|>".repeat(100)),
-        ("html".into(), "&amp;&lt;&#x1F600;&#0;&#99999999999;".repeat(20)),
+        (
+            "special tokens".into(),
+            "<|startoftext|><|endoftext|>".repeat(100),
+        ),
+        (
+            "html".into(),
+            "&amp;&lt;&#x1F600;&#0;&#99999999999;".repeat(20),
+        ),
         ("control".into(), (0u8..32).map(char::from).collect()),
-        ("surrogate-ish".into(), "\u{FFFD}\u{FEFF}\u{200B}\u{10FFFF}".repeat(100)),
+        (
+            "surrogate-ish".into(),
+            "\u{FFFD}\u{FEFF}\u{200B}\u{10FFFF}".repeat(100),
+        ),
         ("whitespace".into(), " \t\n\r\u{3000}\u{a0}".repeat(500)),
         ("mojibake".into(), "Ã©Ã¨Ã¢â€™s â€œsmileâ€\u{9d}".repeat(50)),
     ];
@@ -1489,15 +1604,17 @@ fn tokenizer_survives_any_prompt() {
     for i in 0..1500 {
         let n = rng.random_range(0..100);
         let s: String = (0..n)
-            .map(|_| loop {
-                let c = match rng.random_range(0..4) {
-                    0 => rng.random_range(0..0x80),
-                    1 => rng.random_range(0x80..0x800),
-                    2 => rng.random_range(0x800..0x10000),
-                    _ => rng.random_range(0x10000..0x110000),
-                };
-                if let Some(c) = char::from_u32(c) {
-                    break c;
+            .map(|_| {
+                loop {
+                    let c = match rng.random_range(0..4) {
+                        0 => rng.random_range(0..0x80),
+                        1 => rng.random_range(0x80..0x800),
+                        2 => rng.random_range(0x800..0x10000),
+                        _ => rng.random_range(0x10000..0x110000),
+                    };
+                    if let Some(c) = char::from_u32(c) {
+                        break c;
+                    }
                 }
             })
             .collect();
@@ -1568,9 +1685,18 @@ fn network_loaders_survive_hostile_shapes() {
     );
     type Load<'a> = Box<dyn Fn(&Path) -> Result<(), Error> + 'a>;
     let loaders: Vec<(&str, Load)> = vec![
-        ("Generator::load", Box::new(|p: &Path| Generator::load(p, &device).map(|_| ()))),
-        ("Clip::load", Box::new(|p: &Path| Clip::load(p, &device).map(|_| ()))),
-        ("ArcFace::load", Box::new(|p: &Path| ArcFace::load(p, &device).map(|_| ()))),
+        (
+            "Generator::load",
+            Box::new(|p: &Path| Generator::load(p, &device).map(|_| ())),
+        ),
+        (
+            "Clip::load",
+            Box::new(|p: &Path| Clip::load(p, &device).map(|_| ())),
+        ),
+        (
+            "ArcFace::load",
+            Box::new(|p: &Path| ArcFace::load(p, &device).map(|_| ())),
+        ),
         (
             "MapperCheckpoint",
             Box::new(|p: &Path| {
@@ -1613,21 +1739,40 @@ fn network_loaders_survive_hostile_shapes() {
             ("all scalars".into(), write(&|_, _| vec![])),
             ("all extents 1".into(), write(&|_, s| vec![1; s.len()])),
             ("all extents 0".into(), write(&|_, s| vec![0; s.len()])),
-            ("one more axis".into(), write(&|_, s| [s, &[1][..]].concat().iter().map(|&d| d.min(2)).collect())),
+            (
+                "one more axis".into(),
+                write(&|_, s| [s, &[1][..]].concat().iter().map(|&d| d.min(2)).collect()),
+            ),
         ];
         for (j, (k, _)) in keys.iter().enumerate() {
             cases.push((
                 format!("{k} scalar"),
-                write(&|i, s| if i == j { vec![] } else { s.iter().map(|&d| d.min(1)).collect() }),
+                write(&|i, s| {
+                    if i == j {
+                        vec![]
+                    } else {
+                        s.iter().map(|&d| d.min(1)).collect()
+                    }
+                }),
             ));
             cases.push((
                 format!("{k} rank 5"),
-                write(&|i, s| if i == j { vec![1; 5] } else { s.iter().map(|&d| d.min(1)).collect() }),
+                write(&|i, s| {
+                    if i == j {
+                        vec![1; 5]
+                    } else {
+                        s.iter().map(|&d| d.min(1)).collect()
+                    }
+                }),
             ));
         }
         let (name, load) = &loaders[loader];
         for (what, bytes) in cases {
-            report.case(&format!("{name} on {fixture_name}: {what}"), &bytes, &**load);
+            report.case(
+                &format!("{name} on {fixture_name}: {what}"),
+                &bytes,
+                &**load,
+            );
         }
     }
     report.finish();

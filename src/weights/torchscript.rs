@@ -386,14 +386,14 @@ impl Machine {
                         return Err("persistent id is not a tuple".into());
                     };
                     match items.items.as_slice() {
-                        [
-                            Value::Str(kind),
-                            Value::Global(class),
-                            Value::Str(key),
-                            ..,
-                        ] if kind == "storage" => self
-                            .stack
-                            .push(Value::Storage(Box::new((storage_dtype(&class.1), key.clone())))),
+                        [Value::Str(kind), Value::Global(class), Value::Str(key), ..]
+                            if kind == "storage" =>
+                        {
+                            self.stack.push(Value::Storage(Box::new((
+                                storage_dtype(&class.1),
+                                key.clone(),
+                            ))))
+                        }
                         _ => return Err("unsupported persistent id".into()),
                     }
                 }
@@ -532,9 +532,9 @@ impl Machine {
         if depth > 64 {
             return Ok(());
         }
-        *budget = budget.checked_sub(1).ok_or(
-            "the module tree references itself or shares nodes along too many paths",
-        )?;
+        *budget = budget
+            .checked_sub(1)
+            .ok_or("the module tree references itself or shares nodes along too many paths")?;
         match v {
             Value::Tensor(t) => out.push((path, (**t).clone())),
             Value::Ref(i) => match &self.arena[*i] {
