@@ -54,6 +54,9 @@ const MAX_DEPTH: usize = 256;
 /// each node about once, while a dict holding itself twice, 64 levels deep, would be 2^64.
 const VISITS_PER_NODE: usize = 4;
 
+/// How far a compressed archive entry may inflate, relative to the archive's size.
+const MAX_INFLATION: u64 = 8;
+
 /// Largest contiguous copy of a broadcast (zero-stride) view.
 const MAX_BROADCAST_BYTES: usize = 64 << 20;
 
@@ -106,6 +109,22 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
         reason,
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    // `torch.jit.save` stores its entries uncompressed; a deflated entry may inflate a little
+    // past the archive, never far (a deflate bomb would allocate ~1000× the file).
+    let entry_limit = file_len
+        .saturating_mul(MAX_INFLATION)
+        .saturating_add(1 << 20);
+    let read_entry = |e: zip::read::ZipFile<'_, std::fs::File>, out: &mut Vec<u8>| {
+        let n = e.take(entry_limit + 1).read_to_end(out)?;
+        if n as u64 > entry_limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("it inflates past {entry_limit} bytes, {MAX_INFLATION}× the archive"),
+            ));
+        }
+        Ok(())
+    };
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("bad zip archive: {e}")))?;
     let names: Vec<String> = zip
         .file_names()
@@ -119,7 +138,8 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
     let root = data_pkl.trim_end_matches("data.pkl").to_string();
     let mut pickle = Vec::new();
     zip.by_name(&data_pkl)
-        .and_then(|mut e| e.read_to_end(&mut pickle).map_err(Into::into))
+        .map_err(std::io::Error::from)
+        .and_then(|e| read_entry(e, &mut pickle))
         .map_err(|e| bad(format!("cannot read {data_pkl}: {e}")))?;
 
     let mut machine = Machine::default();
@@ -142,7 +162,8 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
             let entry = format!("{root}data/{}", t.key);
             let mut bytes = Vec::new();
             zip.by_name(&entry)
-                .and_then(|mut e| e.read_to_end(&mut bytes).map_err(Into::into))
+                .map_err(std::io::Error::from)
+                .and_then(|e| read_entry(e, &mut bytes))
                 .map_err(|e| bad(format!("storage {entry} of `{name}`: {e}")))?;
             storages.insert(t.key.clone(), bytes);
         }
