@@ -411,7 +411,7 @@ fn tensor_offsets(h: &serde_json::Map<String, serde_json::Value>) -> Vec<usize> 
 
 fn st_bytes(header: &serde_json::Map<String, serde_json::Value>, data: &[u8]) -> Vec<u8> {
     let mut h = serde_json::to_vec(header).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
@@ -772,9 +772,9 @@ fn mutate_bytes(rng: &mut StdRng, b: &mut Vec<u8>, bounds: &[usize]) -> String {
             let v = SPECIAL_INTS[rng.random_range(0..SPECIAL_INTS.len())];
             let w = [2usize, 4, 8][rng.random_range(0..3)];
             let bytes = v.to_le_bytes();
-            for i in 0..w {
+            for (i, &byte) in bytes.iter().take(w).enumerate() {
                 if let Some(x) = b.get_mut(p + i) {
-                    *x = bytes[i];
+                    *x = byte;
                 }
             }
             format!("u{} {v:#x} at {p}", w * 8)
@@ -1102,7 +1102,9 @@ fn hostile_pickles() -> Vec<(&'static str, Vec<u8>)> {
     ));
     // Tensors with hostile sizes, strides and offsets.
     let dims64 = b"K\x01".repeat(64);
-    let cases: [(&str, &[u8], &[u8], &[u8]); 8] = [
+    // (what, sizes, strides, offset) as pickle opcodes.
+    type TensorCase<'a> = (&'static str, &'a [u8], &'a [u8], &'a [u8]);
+    let cases: [TensorCase; 8] = [
         (
             "tensor of 2^40 × 2^40",
             b"J\x00\x00\x00\x40J\x00\x00\x00\x40",
@@ -1324,7 +1326,8 @@ fn mutate_zip(rng: &mut StdRng, seed: &Seed, entries: &[(String, Vec<u8>)]) -> (
 fn mutants(seeds: &[Seed], total: usize, rng_seed: u64) -> impl Iterator<Item = (String, Vec<u8>)> {
     let mut rng = StdRng::seed_from_u64(rng_seed);
     let seeds = seeds.to_vec();
-    let prepared: Vec<(Vec<usize>, Vec<(String, Vec<u8>)>)> = seeds
+    type Prepared = (Vec<usize>, Vec<(String, Vec<u8>)>);
+    let prepared: Vec<Prepared> = seeds
         .iter()
         .map(|s| {
             let entries = if s.kind == SeedKind::Zip {

@@ -598,14 +598,6 @@ fn tuple(items: Vec<Value>) -> std::result::Result<Value, String> {
     Ok(Value::Tuple(Rc::new(Tuple { items, depth })))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn values_stay_small() {
-        assert!(std::mem::size_of::<super::Value>() <= 32);
-    }
-}
-
 struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
@@ -640,5 +632,13 @@ impl Cursor<'_> {
         let s = String::from_utf8_lossy(&rest[..n]).into_owned();
         self.pos += n + 1;
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_stay_small() {
+        assert!(std::mem::size_of::<super::Value>() <= 32);
     }
 }
