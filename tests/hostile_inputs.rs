@@ -1815,3 +1815,95 @@ fn network_loaders_survive_hostile_shapes() {
     }
     report.finish();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Vocabularies: `Tokenizer::from_vocab_gz` reads bytes.
+
+fn gz(text: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(text).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn vocabulary_loader_survives_hostile_bytes() {
+    let mut report = Report::new("tokenizer::Tokenizer::from_vocab_gz", CASES);
+    let text = "#version: 0.2\nt h\ni n\nth e</w>\na n\nr e\nin g</w>\nth e\n".as_bytes();
+    let seed = gz(text);
+    let bounds = vec![
+        0,
+        2,
+        3,
+        4,
+        8,
+        9,
+        10,
+        seed.len() - 8,
+        seed.len() - 4,
+        seed.len(),
+    ];
+    let mut rng = StdRng::seed_from_u64(0x5eed_0006);
+    for i in 0..CASES {
+        // Half the cases mutate the gzip stream, half the text inside a valid stream.
+        let (bytes, what) = if i == 0 {
+            (seed.clone(), "unmutated".to_string())
+        } else if i % 2 == 0 {
+            let mut b = seed.clone();
+            let what = mutate_bytes(&mut rng, &mut b, &bounds);
+            (b, format!("gzip: {what}"))
+        } else {
+            let mut t = text.to_vec();
+            let what = match rng.random_range(0..4) {
+                0 => {
+                    let n = rng.random_range(1..2000);
+                    t = (0..n).map(|_| rng.random()).collect();
+                    "random bytes".to_string()
+                }
+                1 => {
+                    t.extend(std::iter::repeat_n(b'x', rng.random_range(1..100_000)));
+                    "one long line".to_string()
+                }
+                2 => {
+                    t = "a b\n".repeat(rng.random_range(1..5_000)).into_bytes();
+                    "many repeated merges".to_string()
+                }
+                _ => {
+                    let lines = [&t[..], &t[..]].concat();
+                    t = lines;
+                    let m = mutate_bytes(&mut rng, &mut t, &[0, 14]);
+                    format!("text: {m}")
+                }
+            };
+            (gz(&t), what)
+        };
+        report.run(
+            &format!("#{i} {what}"),
+            bytes.len(),
+            || match Tokenizer::from_vocab_gz(&bytes) {
+                Ok(tok) => {
+                    let ids = tok.encode("the thing in a ring");
+                    let _ = tok.decode(&ids);
+                    let _ = tok.tokenize_ids(&["the ring"], CONTEXT_LENGTH, true);
+                    Ok(())
+                }
+                Err(Error::InvalidArgument(_)) => Err("refused".into()),
+                Err(e) => panic!("unexpected error kind {e}"),
+            },
+        );
+    }
+    // A gzip bomb: 256 MiB of merges text in ~250 KiB.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let chunk = vec![b'\n'; 1 << 20];
+    for _ in 0..256 {
+        e.write_all(&chunk).unwrap();
+    }
+    let bomb = e.finish().unwrap();
+    let r = report.run("gzip bomb", bomb.len(), || {
+        Tokenizer::from_vocab_gz(&bomb)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    assert!(matches!(r, Some(Err(_))), "gzip bomb: {r:?}");
+    assert!(bomb.len() < 1 << 20, "the bomb is {} bytes", bomb.len());
+    report.finish();
+}
