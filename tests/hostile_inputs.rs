@@ -1283,7 +1283,16 @@ fn mutate_zip(rng: &mut StdRng, seed: &Seed, entries: &[(String, Vec<u8>)]) -> (
             (zip_bytes(&e), format!("data.pkl: {what}"))
         }
         5 => {
-            let hostile = hostile_pickles();
+            // The small hostile pickles; the megabyte ones run once per family
+            // (`hostile_archives`).
+            static SMALL: std::sync::OnceLock<Vec<(&'static str, Vec<u8>)>> =
+                std::sync::OnceLock::new();
+            let hostile = SMALL.get_or_init(|| {
+                hostile_pickles()
+                    .into_iter()
+                    .filter(|(_, p)| p.len() < 1 << 16)
+                    .collect()
+            });
             let (what, p) = hostile[rng.random_range(0..hostile.len())].clone();
             let mut e = entries.to_vec();
             e[pkl].1 = p;
@@ -1399,13 +1408,9 @@ fn tensor_file_seeds() -> Vec<Seed> {
     ]
 }
 
-#[test]
-fn tensor_file_open_survives_hostile_files() {
-    let mut report = Report::new("weights::TensorFile::open + read_f32", CASES);
-    for (what, bytes) in mutants(&tensor_file_seeds(), CASES, 0x5eed_0001) {
-        report.case(&what, &bytes, &open_and_read);
-    }
-    // Every hostile pickle, in both a torch.save zip and a TorchScript archive.
+/// Every hostile pickle, in both a torch.save zip and a TorchScript archive.
+fn hostile_archives() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
     for (what, p) in hostile_pickles() {
         for constants in [false, true] {
             let mut e = vec![
@@ -1416,12 +1421,23 @@ fn tensor_file_open_survives_hostile_files() {
             if constants {
                 e.push(("archive/constants.pkl".to_string(), b"\x80\x02).".to_vec()));
             }
-            report.case(
-                &format!("{what} (constants.pkl: {constants})"),
-                &zip_bytes(&e),
-                &open_and_read,
-            );
+            out.push((
+                format!("hostile pickle: {what} (constants.pkl: {constants})"),
+                zip_bytes(&e),
+            ));
         }
+    }
+    out
+}
+
+#[test]
+fn tensor_file_open_survives_hostile_files() {
+    let mut report = Report::new("weights::TensorFile::open + read_f32", CASES);
+    for (what, bytes) in mutants(&tensor_file_seeds(), CASES, 0x5eed_0001) {
+        report.case(&what, &bytes, &open_and_read);
+    }
+    for (what, bytes) in hostile_archives() {
+        report.case(&what, &bytes, &open_and_read);
     }
     report.finish();
 }
@@ -1552,6 +1568,11 @@ fn load_w_plus_survives_hostile_files() {
             load_w_plus(p, n, d, &device).map(|_| ())
         });
     }
+    for (what, bytes) in hostile_archives() {
+        report.case(&what, &bytes, &|p| {
+            load_w_plus(p, 2, 2, &device).map(|_| ())
+        });
+    }
     report.finish();
 }
 
@@ -1565,6 +1586,9 @@ fn mapper_checkpoint_survives_hostile_files() {
         ckpt.mapper(&device).map(|_| ())
     };
     for (what, bytes) in mutants(&mapper_seeds(), CASES, 0x5eed_0003) {
+        report.case(&what, &bytes, &load);
+    }
+    for (what, bytes) in hostile_archives() {
         report.case(&what, &bytes, &load);
     }
     report.finish();
