@@ -1535,6 +1535,15 @@ fn absurd_declared_sizes_error_quickly() {
             let _ = r;
         }
     }
+    // Sizes given in code, not files: an overflowing product is an error too.
+    report.run(
+        "Relevance::from_values(rows = usize::MAX)",
+        0,
+        || match Relevance::from_values(vec![0.0; 2], usize::MAX, 2) {
+            Err(Error::ShapeMismatch { .. }) => Err("refused".into()),
+            other => panic!("{:?}", other.map(|r| r.rows())),
+        },
+    );
     let slowest = report.slowest.0;
     report.finish();
     assert!(slowest < Duration::from_millis(1500), "slowest {slowest:?}");
