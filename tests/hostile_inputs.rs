@@ -313,6 +313,8 @@ enum SeedKind {
     Npy,
     /// A zip archive (torch.save or TorchScript): its entries can be rewritten.
     Zip,
+    /// Legacy `torch.save` (concatenated pickles, then raw storages).
+    Legacy,
 }
 
 impl Seed {
@@ -326,6 +328,8 @@ impl Seed {
             SeedKind::Npy
         } else if bytes.starts_with(b"PK") {
             SeedKind::Zip
+        } else if bytes.starts_with(b"\x80\x02") {
+            SeedKind::Legacy
         } else {
             SeedKind::Safetensors
         };
@@ -371,6 +375,18 @@ impl Seed {
                         .filter(|(_, c)| b"{}(),:'".contains(c))
                         .map(|(i, _)| start + i),
                 );
+            }
+            SeedKind::Legacy => {
+                // Each pickle's STOP, where the next one (or the storages) begins.
+                let mut at = 0;
+                while let Some(ops) = b.get(at..).map(pickle_ops) {
+                    let Some(&(stop, b'.', _)) = ops.last() else {
+                        break;
+                    };
+                    out.extend([at, at + stop, at + stop + 1]);
+                    at += stop + 1;
+                }
+                out.extend([at, at + 8]);
             }
             SeedKind::Zip => {
                 // Local headers, central directory records and the end record.
@@ -537,6 +553,50 @@ fn torch_zip(tensors: &[(&str, Vec<usize>)], opts: &[(&str, &str)]) -> Vec<u8> {
     all.extend(entries);
     all.push(("archive/version".to_string(), b"3\n".to_vec()));
     zip_bytes(&all)
+}
+
+/// A legacy (pre-1.6, `_use_new_zipfile_serialization=False`) `torch.save` of a dict of f32
+/// tensors: magic, protocol and system-info pickles, the data pickle, the storage keys, then
+/// each storage as a little-endian `u64` element count and its bytes.
+fn legacy_torch(tensors: &[(&str, Vec<usize>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Magic number 0x1950a86a20f9469cfc6c as a 10-byte LONG1.
+    out.extend(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.");
+    out.extend(b"\x80\x02M\xe9\x03.");
+    let mut info = Pickle::new();
+    info.op(b"}(").str("protocol_version").op(b"M\xe9\x03");
+    info.str("little_endian")
+        .op(&[0x88])
+        .str("type_sizes")
+        .op(b"}(");
+    info.str("short")
+        .int(2)
+        .str("int")
+        .int(4)
+        .str("long")
+        .int(4)
+        .op(b"uu.");
+    out.extend(info.0);
+    let mut data = Pickle::new();
+    data.op(b"}(");
+    for (i, (key, shape)) in tensors.iter().enumerate() {
+        data.str(key).tensor(&i.to_string(), shape);
+    }
+    data.op(b"u.");
+    out.extend(data.0);
+    let mut keys = Pickle::new();
+    keys.op(b"](");
+    for i in 0..tensors.len() {
+        keys.str(&i.to_string());
+    }
+    keys.op(b"e.");
+    out.extend(keys.0);
+    for (i, (_, shape)) in tensors.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        out.extend((n as u64).to_le_bytes());
+        out.extend(f32_bytes(n, i as u64));
+    }
+    out
 }
 
 /// A TorchScript archive: a `__torch__` module tree with two parameters.
@@ -1358,6 +1418,11 @@ fn mutants(seeds: &[Seed], total: usize, rng_seed: u64) -> impl Iterator<Item = 
             (SeedKind::Safetensors, 0) => mutate_safetensors(&mut rng, &seed.bytes),
             (SeedKind::Npy, 0) => mutate_npy(&mut rng, &seed.bytes),
             (SeedKind::Zip, 0 | 1) => mutate_zip(&mut rng, seed, entries),
+            (SeedKind::Legacy, 0) => {
+                // Pickle-aware mutations; the scanner stops at the first STOP's successor.
+                let (p, what) = mutate_pickle(&mut rng, &seed.bytes);
+                (p, format!("legacy pickle: {what}"))
+            }
             _ => {
                 let mut b = seed.bytes.clone();
                 let n = if rng.random_bool(0.8) {
@@ -1403,6 +1468,10 @@ fn tensor_file_seeds() -> Vec<Seed> {
         Seed::new(
             "tiny torch.save dict",
             torch_zip(&[("a.weight", vec![3, 2]), ("a.bias", vec![3])], &[]),
+        ),
+        Seed::new(
+            "tiny legacy torch.save",
+            legacy_torch(&[("a.weight", vec![3, 2]), ("a.bias", vec![3])]),
         ),
         tiny_latent_seed(),
     ]
@@ -1565,10 +1634,14 @@ fn load_w_plus_survives_hostile_files() {
     .map(Seed::from_fixture)
     .collect();
     seeds.push(tiny_latent_seed());
+    seeds.push(Seed::new(
+        "legacy latent [1, 3, 4]",
+        legacy_torch(&[("latent", vec![1, 3, 4])]),
+    ));
     let mut report = Report::new("latents::load_w_plus", CASES);
     for (what, bytes) in mutants(&seeds, CASES, 0x5eed_0002) {
         // The fixtures are [2, 6, 32] / [6, 32]; the tiny seed is [1, 3, 4].
-        let (n, d) = if what.starts_with("save_latent") {
+        let (n, d) = if what.starts_with("save_latent") || what.starts_with("legacy latent") {
             (3, 4)
         } else {
             (6, 32)
