@@ -100,6 +100,17 @@ fn shape(file: &TensorFile, key: &str) -> Result<Vec<usize>> {
         })
 }
 
+/// Extent `axis` of the tensor under `key`; a tensor with fewer axes (a hostile file's scalar)
+/// is an error naming the key.
+fn dim(file: &TensorFile, key: &str, axis: usize) -> Result<usize> {
+    let s = shape(file, key)?;
+    s.get(axis).copied().ok_or_else(|| {
+        Error::InvalidConfig(format!(
+            "`{key}` has shape {s:?}: no axis {axis} to read the configuration from"
+        ))
+    })
+}
+
 fn count(file: &TensorFile, prefix: &str, suffix: &str) -> usize {
     (0..)
         .take_while(|i| file.contains(&format!("{prefix}{i}{suffix}")))
@@ -150,17 +161,17 @@ pub fn infer_config(file: &TensorFile, format: &ClipFormat) -> Result<ClipConfig
             vpos[0]
         )));
     }
-    let text_width = shape(file, &k(lnf))?[0];
-    let tok = shape(file, &k(tok))?;
+    let text_width = dim(file, &k(lnf), 0)?;
+    let vocab_size = dim(file, &k(tok), 0)?;
     let config = ClipConfig {
-        embed_dim: shape(file, &k(proj))?[proj_axis],
+        embed_dim: dim(file, &k(proj), proj_axis)?,
         image_resolution: grid * patch,
         vision_layers: count(file, &k(vblocks.0), vblocks.1),
         vision_width,
         vision_heads: (vision_width / 64).max(1),
         vision_patch_size: patch,
-        context_length: shape(file, &k(tpos))?[0],
-        vocab_size: tok[0],
+        context_length: dim(file, &k(tpos), 0)?,
+        vocab_size,
         text_width,
         text_heads: (text_width / 64).max(1),
         text_layers: count(file, &k(tblocks.0), tblocks.1),
@@ -225,9 +236,17 @@ impl HfSource<'_> {
                 let mut rows = 0;
                 let mut cols = Vec::new();
                 for qkv in ["q", "k", "v"] {
-                    let (v, s) = self.read(&format!("{base}.self_attn.{qkv}_proj.{part}"))?;
-                    rows += s[0];
-                    cols = s[1..].to_vec();
+                    let key = format!("{base}.self_attn.{qkv}_proj.{part}");
+                    let (v, s) = self.read(&key)?;
+                    let Some((&r, rest)) = s.split_first() else {
+                        return Err(Error::ShapeMismatch {
+                            key,
+                            expected: vec![0],
+                            found: s,
+                        });
+                    };
+                    rows += r;
+                    cols = rest.to_vec();
                     values.extend(v);
                 }
                 let mut shape = vec![rows];
@@ -243,7 +262,17 @@ impl HfSource<'_> {
         };
         if let Some(hf) = transposed {
             let (v, s) = self.read(hf)?;
-            let (r, c) = (s[0], s.get(1).copied().unwrap_or(1));
+            let (r, c) = (
+                s.first().copied().unwrap_or(1),
+                s.get(1).copied().unwrap_or(1),
+            );
+            if r * c != v.len() {
+                return Err(Error::ShapeMismatch {
+                    key: hf.into(),
+                    expected: vec![r, c],
+                    found: s,
+                });
+            }
             let t = (0..r * c).map(|i| v[(i % r) * c + i / r]).collect();
             return Ok((t, vec![c, r]));
         }

@@ -184,6 +184,9 @@ fn bad_vocab(reason: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(format!("not a CLIP BPE vocabulary (.txt.gz): {reason}"))
 }
 
+/// Largest inflated merges file accepted (the official one is 1.4 MB).
+const MAX_VOCAB_TEXT: u64 = 16 << 20;
+
 impl Tokenizer {
     /// The tokenizer with the bundled official vocabulary (`bpe_simple_vocab_16e6.txt.gz`).
     pub fn new() -> Self {
@@ -201,9 +204,16 @@ impl Tokenizer {
     /// [`Error::InvalidArgument`] if the bytes are not gzip or the text is not UTF-8.
     pub fn from_vocab_gz(bytes: &[u8]) -> Result<Self> {
         let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(bytes)
+        // The official merges file inflates to 1.4 MB; a gzip bomb must not inflate to gigabytes.
+        let n = flate2::read::MultiGzDecoder::new(bytes)
+            .take(MAX_VOCAB_TEXT + 1)
             .read_to_string(&mut text)
             .map_err(bad_vocab)?;
+        if n as u64 > MAX_VOCAB_TEXT {
+            return Err(bad_vocab(format!(
+                "the merges text inflates past {MAX_VOCAB_TEXT} bytes"
+            )));
+        }
 
         let byte_chars = bytes_to_unicode();
         // vocab, in the official order; `encoder` keeps the last id of a repeated string as

@@ -49,10 +49,11 @@ pub(crate) fn parse(data: &[u8]) -> Result<NpyArray, String> {
                 .map_err(|_| format!("bad shape {shape_text}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (big_endian, kind) = match descr.split_at(1) {
-        ("<" | "=" | "|", k) => (false, k),
-        (">", k) => (true, k),
-        _ => return Err(format!("unsupported dtype {descr}")),
+    // `descr` comes from the file: it may be empty or start with a multi-byte character.
+    let (big_endian, kind) = match descr.as_bytes().first() {
+        Some(b'<' | b'=' | b'|') => (false, &descr[1..]),
+        Some(b'>') => (true, &descr[1..]),
+        _ => return Err(format!("unsupported dtype {descr:?}")),
     };
     let (dtype, size) = match kind {
         "f2" => (StoredDtype::F16, 2),

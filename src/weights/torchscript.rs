@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::StoredDtype;
 use crate::error::{Error, Result};
@@ -25,17 +26,39 @@ enum Value {
     Scalar,
     Int(i64),
     Str(String),
-    Tuple(Vec<Value>),
-    Global(String, String),
-    Storage {
-        dtype: StoredDtype,
-        key: String,
-    },
-    Tensor(TensorRef),
+    /// Shared, so a memo recall is a reference count, not a deep copy (a pickle that pairs a
+    /// memoised tuple with itself 60 times would otherwise ask for 2^60 values).
+    Tuple(Rc<Tuple>),
+    /// `(module, name)`. The large variants are boxed so a `Value` stays 32 bytes: a pickle
+    /// of a million `MARK`s then costs 32 MB of stack, not 100.
+    Global(Box<(String, String)>),
+    Storage(Box<(StoredDtype, String)>),
+    Tensor(Box<TensorRef>),
     /// Index into the arena (dict, list or object).
     Ref(usize),
     Mark,
 }
+
+#[derive(Debug)]
+struct Tuple {
+    items: Vec<Value>,
+    /// Nesting depth (1 for a tuple of scalars), bounded by [`MAX_DEPTH`].
+    depth: usize,
+}
+
+/// Deepest tuple nesting accepted. Real files nest a few levels; a hostile one could nest a
+/// million `TUPLE1`s, whose drop would then overflow the stack.
+const MAX_DEPTH: usize = 256;
+
+/// Most arena nodes (and their references) the module-tree walk visits: a real tree visits
+/// each node about once, while a dict holding itself twice, 64 levels deep, would be 2^64.
+const VISITS_PER_NODE: usize = 4;
+
+/// How far a compressed archive entry may inflate, relative to the archive's size.
+const MAX_INFLATION: u64 = 8;
+
+/// Largest contiguous copy of a broadcast (zero-stride) view.
+const MAX_BROADCAST_BYTES: usize = 64 << 20;
 
 #[derive(Debug, Clone)]
 struct TensorRef {
@@ -86,6 +109,22 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
         reason,
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    // `torch.jit.save` stores its entries uncompressed; a deflated entry may inflate a little
+    // past the archive, never far (a deflate bomb would allocate ~1000× the file).
+    let entry_limit = file_len
+        .saturating_mul(MAX_INFLATION)
+        .saturating_add(1 << 20);
+    let read_entry = |e: zip::read::ZipFile<'_, std::fs::File>, out: &mut Vec<u8>| {
+        let n = e.take(entry_limit + 1).read_to_end(out)?;
+        if n as u64 > entry_limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("it inflates past {entry_limit} bytes, {MAX_INFLATION}× the archive"),
+            ));
+        }
+        Ok(())
+    };
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("bad zip archive: {e}")))?;
     let names: Vec<String> = zip
         .file_names()
@@ -99,7 +138,8 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
     let root = data_pkl.trim_end_matches("data.pkl").to_string();
     let mut pickle = Vec::new();
     zip.by_name(&data_pkl)
-        .and_then(|mut e| e.read_to_end(&mut pickle).map_err(Into::into))
+        .map_err(std::io::Error::from)
+        .and_then(|e| read_entry(e, &mut pickle))
         .map_err(|e| bad(format!("cannot read {data_pkl}: {e}")))?;
 
     let mut machine = Machine::default();
@@ -107,7 +147,10 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
         .run(&pickle)
         .map_err(|e| bad(format!("data.pkl: {e}")))?;
     let mut found = Vec::new();
-    machine.collect(&top, String::new(), &mut found, 0);
+    let mut budget = VISITS_PER_NODE * (machine.arena.len() + pickle.len()) + 1024;
+    machine
+        .collect(&top, String::new(), &mut found, 0, &mut budget)
+        .map_err(|e| bad(format!("data.pkl: {e}")))?;
     if found.is_empty() {
         return Err(bad("no tensors in the TorchScript module tree".into()));
     }
@@ -119,7 +162,8 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
             let entry = format!("{root}data/{}", t.key);
             let mut bytes = Vec::new();
             zip.by_name(&entry)
-                .and_then(|mut e| e.read_to_end(&mut bytes).map_err(Into::into))
+                .map_err(std::io::Error::from)
+                .and_then(|e| read_entry(e, &mut bytes))
                 .map_err(|e| bad(format!("storage {entry} of `{name}`: {e}")))?;
             storages.insert(t.key.clone(), bytes);
         }
@@ -157,9 +201,11 @@ fn gather(storage: &[u8], t: &TensorRef) -> Option<Vec<u8>> {
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
     // A view can only be larger than its storage when it broadcasts (a zero stride); bound
     // the allocation by the storage otherwise, so a hostile header cannot request gigabytes.
+    // A broadcast view is capped at 64 MiB: a few bytes of storage must not expand into a
+    // 2 GiB buffer filled element by element.
     let broadcast = t.stride.iter().zip(&t.size).any(|(&s, &d)| s == 0 && d > 1);
     let limit = if broadcast {
-        1usize << 31
+        storage.len().max(MAX_BROADCAST_BYTES)
     } else {
         storage.len()
     };
@@ -286,10 +332,10 @@ impl Machine {
                     let n = u32::from_le_bytes(r.array()?) as usize;
                     self.stack.push(Value::Str(r.string(n)?));
                 }
-                b')' => self.stack.push(Value::Tuple(Vec::new())),
+                b')' => self.stack.push(tuple(Vec::new())?),
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::Tuple(items));
+                    self.stack.push(tuple(items)?);
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
@@ -297,7 +343,7 @@ impl Machine {
                         return Err("stack underflow".into());
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
-                    self.stack.push(Value::Tuple(items));
+                    self.stack.push(tuple(items)?);
                 }
                 b'}' => {
                     let v = self.alloc(Node::Dict(Vec::new()));
@@ -332,7 +378,7 @@ impl Machine {
                 b'c' => {
                     let module = r.line()?;
                     let name = r.line()?;
-                    self.stack.push(Value::Global(module, name));
+                    self.stack.push(Value::Global(Box::new((module, name))));
                 }
                 b'q' => {
                     let i = r.u8()? as u32;
@@ -360,16 +406,15 @@ impl Machine {
                     let Value::Tuple(items) = pid else {
                         return Err("persistent id is not a tuple".into());
                     };
-                    match items.as_slice() {
-                        [
-                            Value::Str(kind),
-                            Value::Global(_, class),
-                            Value::Str(key),
-                            ..,
-                        ] if kind == "storage" => self.stack.push(Value::Storage {
-                            dtype: storage_dtype(class),
-                            key: key.clone(),
-                        }),
+                    match items.items.as_slice() {
+                        [Value::Str(kind), Value::Global(class), Value::Str(key), ..]
+                            if kind == "storage" =>
+                        {
+                            self.stack.push(Value::Storage(Box::new((
+                                storage_dtype(&class.1),
+                                key.clone(),
+                            ))))
+                        }
                         _ => return Err("unsupported persistent id".into()),
                     }
                 }
@@ -450,9 +495,10 @@ impl Machine {
 
     /// The only calls interpreted; everything else becomes an inert object.
     fn reduce(&mut self, func: Value, args: Value) -> std::result::Result<Value, String> {
-        let Value::Global(module, name) = &func else {
+        let Value::Global(global) = &func else {
             return Ok(self.alloc(Node::Object { state: None }));
         };
+        let (module, name) = &**global;
         match (module.as_str(), name.as_str()) {
             ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => {
                 let Value::Tuple(a) = args else {
@@ -461,6 +507,7 @@ impl Machine {
                 let ints = |v: &Value| -> std::result::Result<Vec<usize>, String> {
                     match v {
                         Value::Tuple(t) => t
+                            .items
                             .iter()
                             .map(|x| match x {
                                 Value::Int(i) if *i >= 0 => Ok(*i as usize),
@@ -470,20 +517,21 @@ impl Machine {
                         _ => Err("tensor size/stride is not a tuple".into()),
                     }
                 };
-                match a.as_slice() {
+                match a.items.as_slice() {
                     [
-                        Value::Storage { dtype, key },
+                        Value::Storage(storage),
                         Value::Int(offset),
                         size,
                         stride,
                         ..,
-                    ] => Ok(Value::Tensor(TensorRef {
-                        dtype: *dtype,
-                        key: key.clone(),
-                        offset: (*offset).max(0) as usize,
+                    ] => Ok(Value::Tensor(Box::new(TensorRef {
+                        dtype: storage.0,
+                        key: storage.1.clone(),
+                        offset: usize::try_from(*offset)
+                            .map_err(|_| format!("negative storage offset {offset}"))?,
                         size: ints(size)?,
                         stride: ints(stride)?,
-                    })),
+                    }))),
                     _ => Err("unexpected _rebuild_tensor_v2 arguments".into()),
                 }
             }
@@ -492,17 +540,28 @@ impl Machine {
         }
     }
 
-    /// Tensors under `v`, named by attribute path.
-    fn collect(&self, v: &Value, path: String, out: &mut Vec<(String, TensorRef)>, depth: usize) {
+    /// Tensors under `v`, named by attribute path. `budget` counts the visits left: a module
+    /// tree that references itself, or shares one node along many paths, runs out of it.
+    fn collect(
+        &self,
+        v: &Value,
+        path: String,
+        out: &mut Vec<(String, TensorRef)>,
+        depth: usize,
+        budget: &mut usize,
+    ) -> std::result::Result<(), String> {
         if depth > 64 {
-            return;
+            return Ok(());
         }
+        *budget = budget
+            .checked_sub(1)
+            .ok_or("the module tree references itself or shares nodes along too many paths")?;
         match v {
-            Value::Tensor(t) => out.push((path, t.clone())),
+            Value::Tensor(t) => out.push((path, (**t).clone())),
             Value::Ref(i) => match &self.arena[*i] {
                 Node::Object {
                     state: Some(state), ..
-                } => self.collect(state, path, out, depth + 1),
+                } => self.collect(state, path, out, depth + 1, budget)?,
                 Node::Dict(items) => {
                     for (k, v) in items {
                         if let Value::Str(k) = k {
@@ -511,7 +570,7 @@ impl Machine {
                             } else {
                                 format!("{path}.{k}")
                             };
-                            self.collect(v, p, out, depth + 1);
+                            self.collect(v, p, out, depth + 1, budget)?;
                         }
                     }
                 }
@@ -519,7 +578,24 @@ impl Machine {
             },
             _ => {}
         }
+        Ok(())
     }
+}
+
+/// A tuple value, refusing nesting deeper than [`MAX_DEPTH`].
+fn tuple(items: Vec<Value>) -> std::result::Result<Value, String> {
+    let depth = 1 + items
+        .iter()
+        .map(|v| match v {
+            Value::Tuple(t) => t.depth,
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    if depth > MAX_DEPTH {
+        return Err(format!("tuples nested deeper than {MAX_DEPTH}"));
+    }
+    Ok(Value::Tuple(Rc::new(Tuple { items, depth })))
 }
 
 struct Cursor<'a> {
@@ -556,5 +632,13 @@ impl Cursor<'_> {
         let s = String::from_utf8_lossy(&rest[..n]).into_owned();
         self.pos += n + 1;
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_stay_small() {
+        assert!(std::mem::size_of::<super::Value>() <= 32);
     }
 }

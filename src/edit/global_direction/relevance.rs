@@ -534,7 +534,7 @@ impl Relevance {
 
     /// From row-major values `[rows, dim]` (e.g. computed elsewhere).
     pub fn from_values(values: Vec<f32>, rows: usize, dim: usize) -> Result<Self> {
-        if rows == 0 || dim == 0 || values.len() != rows * dim {
+        if rows == 0 || dim == 0 || rows.checked_mul(dim) != Some(values.len()) {
             return Err(Error::ShapeMismatch {
                 key: "fs3".into(),
                 expected: vec![rows, dim],

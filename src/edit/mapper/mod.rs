@@ -770,11 +770,15 @@ impl MapperCheckpoint {
     fn width(&self, key: &str) -> Result<usize> {
         match self.file.shape(key) {
             Some([o, i]) if o == i => Ok(*i),
-            Some(s) => Err(Error::ShapeMismatch {
-                key: key.into(),
-                expected: vec![s[0], s[0]],
-                found: s.to_vec(),
-            }),
+            Some(s) => {
+                // A hostile file may hold a scalar here: name it, never index it.
+                let d = s.first().copied().unwrap_or(0);
+                Err(Error::ShapeMismatch {
+                    key: key.into(),
+                    expected: vec![d, d],
+                    found: s.to_vec(),
+                })
+            }
             None => Err(Error::MissingKey {
                 key: key.into(),
                 source_name: self.file.path().display().to_string(),
@@ -828,7 +832,12 @@ impl MapperCheckpoint {
             self.file
                 .contains(&format!("{p}conv1.conv.modulation.weight"))
         })?;
-        let out = |k: &str| self.file.shape(&format!("{prefix}{k}")).map(|s| s[0]);
+        // `None` for a missing key or a scalar (a hostile file): the official table is used.
+        let out = |k: &str| {
+            self.file
+                .shape(&format!("{prefix}{k}"))
+                .and_then(|s| s.first().copied())
+        };
         let mut dims = vec![
             out("conv1.conv.modulation.weight")?,
             out("to_rgb1.conv.modulation.weight")?,
