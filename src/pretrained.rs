@@ -350,7 +350,11 @@ macro_rules! mapper {
             source: Source::Url($url),
             reference: STYLECLIP_UTILS,
             licence: "MIT (StyleCLIP); trained on the FFHQ generator (NVIDIA, CC BY-NC 4.0)",
-            what: concat!("StyleCLIP latent mapper `", $name, "` for the FFHQ generator"),
+            what: concat!(
+                "StyleCLIP latent mapper `",
+                $name,
+                "` for the FFHQ generator"
+            ),
         }
     };
 }
@@ -512,9 +516,10 @@ impl FromStr for Pretrained {
     fn from_str(s: &str) -> Result<Self> {
         let key = s.trim().to_ascii_lowercase();
         let norm = key.replace('/', "-");
-        if let Some(p) = Self::ALL.iter().find(|p| {
-            p.name() == norm || p.info().file_name.to_ascii_lowercase() == key
-        }) {
+        if let Some(p) = Self::ALL
+            .iter()
+            .find(|p| p.name() == norm || p.info().file_name.to_ascii_lowercase() == key)
+        {
             return Ok(*p);
         }
         let alias = match norm.as_str() {
@@ -534,7 +539,10 @@ impl FromStr for Pretrained {
         if let Some(p) = alias {
             return Ok(p);
         }
-        let stem = norm.strip_prefix("mapper:").unwrap_or(&norm).replace('-', "_");
+        let stem = norm
+            .strip_prefix("mapper:")
+            .unwrap_or(&norm)
+            .replace('-', "_");
         if let Some(m) = ReleasedMapper::ALL.iter().find(|m| m.name() == stem) {
             return Ok(Pretrained::Mapper(*m));
         }
@@ -714,7 +722,10 @@ impl Locator {
     }
 
     /// Report download progress (bytes so far, total).
-    pub fn with_progress(mut self, progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
+    pub fn with_progress(
+        mut self,
+        progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
+    ) -> Self {
         self.progress = Some(Arc::new(progress));
         self
     }
@@ -762,10 +773,15 @@ impl Locator {
         {
             let repo_dir = cache.join(format!("models--{}", repo.replace('/', "--")));
             let candidate = hf_cache_lookup(cache, repo, revision, path);
-            looked_in.push(repo_dir.join("snapshots").join(match revision {
-                Some(r) => r.to_string(),
-                None => "<main>".to_string(),
-            }).join(path));
+            looked_in.push(
+                repo_dir
+                    .join("snapshots")
+                    .join(match revision {
+                        Some(r) => r.to_string(),
+                        None => "<main>".to_string(),
+                    })
+                    .join(path),
+            );
             if let Some(found) = candidate {
                 return self.verify(info, found, looked_in);
             }
@@ -805,7 +821,12 @@ impl Locator {
         let key = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
         let now = Stamp::of(&file, &expected);
         if let Some(now) = &now {
-            if self.verified.lock().map(|m| m.get(&key) == Some(now)).unwrap_or(false) {
+            if self
+                .verified
+                .lock()
+                .map(|m| m.get(&key) == Some(now))
+                .unwrap_or(false)
+            {
                 return Ok(file);
             }
             let marker = fs::read_to_string(marker_path(&file)).ok();
@@ -840,7 +861,12 @@ impl Locator {
     }
 
     #[cfg(feature = "pretrained-download")]
-    fn download(&self, info: &WeightInfo, cache: &Path, looked_in: Vec<PathBuf>) -> Result<PathBuf> {
+    fn download(
+        &self,
+        info: &WeightInfo,
+        cache: &Path,
+        looked_in: Vec<PathBuf>,
+    ) -> Result<PathBuf> {
         use hf_hub::api::sync::ApiBuilder;
         let Source::HuggingFace {
             repo,
@@ -848,7 +874,11 @@ impl Locator {
             path,
         } = info.source
         else {
-            return Err(weights_error(info, looked_in, "not a Hugging Face source".into()));
+            return Err(weights_error(
+                info,
+                looked_in,
+                "not a Hugging Face source".into(),
+            ));
         };
         let api = ApiBuilder::from_cache(hf_hub::Cache::new(cache.to_path_buf()))
             .with_progress(false)
@@ -872,7 +902,12 @@ impl Locator {
     }
 
     #[cfg(not(feature = "pretrained-download"))]
-    fn download(&self, info: &WeightInfo, _cache: &Path, looked_in: Vec<PathBuf>) -> Result<PathBuf> {
+    fn download(
+        &self,
+        info: &WeightInfo,
+        _cache: &Path,
+        looked_in: Vec<PathBuf>,
+    ) -> Result<PathBuf> {
         Err(weights_error(
             info,
             looked_in,
@@ -918,8 +953,11 @@ fn hf_cache_lookup(
     path: &str,
 ) -> Option<PathBuf> {
     let rev = revision.unwrap_or("main");
-    let hf_repo = hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, rev.to_string());
-    if let Some(found) = hf_hub::Cache::new(cache.to_path_buf()).repo(hf_repo).get(path)
+    let hf_repo =
+        hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, rev.to_string());
+    if let Some(found) = hf_hub::Cache::new(cache.to_path_buf())
+        .repo(hf_repo)
+        .get(path)
         && found.is_file()
     {
         return Some(found);
@@ -952,24 +990,35 @@ mod tests {
             if let Some(h) = info.sha256 {
                 assert_eq!(h.len(), 64, "{}", info.name);
                 assert!(
-                    h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                    h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
                     "{}",
                     info.name
                 );
             }
             assert_eq!(info.name.parse::<Pretrained>().unwrap(), p);
-            assert_eq!(info.file_name.parse::<Pretrained>().unwrap(), p, "{}", info.file_name);
+            assert_eq!(
+                info.file_name.parse::<Pretrained>().unwrap(),
+                p,
+                "{}",
+                info.file_name
+            );
             assert!(!info.licence.is_empty() && !info.reference.is_empty());
         }
         // OpenAI's URLs carry the hash: the recorded hash is the one in the URL.
-        for p in [Pretrained::ClipVitB32, Pretrained::ClipVitB16, Pretrained::ClipVitL14] {
+        for p in [
+            Pretrained::ClipVitB32,
+            Pretrained::ClipVitB16,
+            Pretrained::ClipVitL14,
+        ] {
             let Source::Url(url) = p.info().source else {
                 panic!("{p}")
             };
             assert!(url.contains(p.info().sha256.unwrap()), "{url}");
             assert!(url.ends_with(p.info().file_name));
         }
-        let names: std::collections::HashSet<_> = Pretrained::ALL.iter().map(|p| p.name()).collect();
+        let names: std::collections::HashSet<_> =
+            Pretrained::ALL.iter().map(|p| p.name()).collect();
         assert_eq!(names.len(), Pretrained::ALL.len());
     }
 
@@ -982,11 +1031,23 @@ mod tests {
                 Pretrained::Mapper(ReleasedMapper::PurpleHair)
             );
         }
-        assert_eq!("ViT-B/32".parse::<Pretrained>().unwrap(), Pretrained::ClipVitB32);
-        assert_eq!("ViT-L/14".parse::<Pretrained>().unwrap(), Pretrained::ClipVitL14);
-        assert_eq!("stats".parse::<Pretrained>().unwrap(), Pretrained::SMeanStdFfhq);
+        assert_eq!(
+            "ViT-B/32".parse::<Pretrained>().unwrap(),
+            Pretrained::ClipVitB32
+        );
+        assert_eq!(
+            "ViT-L/14".parse::<Pretrained>().unwrap(),
+            Pretrained::ClipVitL14
+        );
+        assert_eq!(
+            "stats".parse::<Pretrained>().unwrap(),
+            Pretrained::SMeanStdFfhq
+        );
         let err = "nope".parse::<Pretrained>().unwrap_err().to_string();
-        assert!(err.contains("mapper:zuckerberg") && err.contains("ffhq"), "{err}");
+        assert!(
+            err.contains("mapper:zuckerberg") && err.contains("ffhq"),
+            "{err}"
+        );
         for (m, p) in ReleasedMapper::ALL.iter().zip(&Pretrained::ALL[4..18]) {
             assert_eq!(Pretrained::Mapper(*m), *p);
         }

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use styleclip::Error;
-use styleclip::pretrained::{
-    Locator, Pretrained, Source, WeightInfo, marker_path, sha256_file,
-};
+use styleclip::pretrained::{Locator, Pretrained, Source, WeightInfo, marker_path, sha256_file};
 
 /// FIPS 180-2 test vectors.
 const ABC: &[u8] = b"abc";
@@ -231,11 +229,17 @@ fn miss_names_the_file_every_place_and_the_url() {
         weights_error(locator.path(Pretrained::ClipVitB32).unwrap_err());
     assert!(url.starts_with("https://openaipublic.azureedge.net/clip/models/40d36571"));
     assert_eq!(looked_in, vec![user.0.join("ViT-B-32.pt")]);
-    assert!(text.contains("ViT-B-32.pt") && text.contains(&url), "{text}");
+    assert!(
+        text.contains("ViT-B-32.pt") && text.contains(&url),
+        "{text}"
+    );
 
     // Nothing configured.
     let (text, ..) = weights_error(Locator::new().path(Pretrained::FfhqConfigF).unwrap_err());
-    assert!(text.contains("nowhere") && text.contains("drive.google.com"), "{text}");
+    assert!(
+        text.contains("nowhere") && text.contains("drive.google.com"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -244,17 +248,31 @@ fn corrupt_file_is_an_error_and_writes_no_marker() {
     let file = user.0.join("standin.bin");
     fs::write(&file, b"abd").unwrap();
     let locator = Locator::new().with_folder(&user.0);
-    let (text, looked_in, url, reason) =
-        weights_error(locator.resolve(&url_info("standin.bin", Some(ABC_SHA256))).unwrap_err());
-    assert!(reason.contains(ABC_SHA256) && reason.contains("sha256"), "{reason}");
+    let (text, looked_in, url, reason) = weights_error(
+        locator
+            .resolve(&url_info("standin.bin", Some(ABC_SHA256)))
+            .unwrap_err(),
+    );
+    assert!(
+        reason.contains(ABC_SHA256) && reason.contains("sha256"),
+        "{reason}"
+    );
     assert_eq!(looked_in, vec![file.clone()]);
     assert!(text.contains(&url));
     assert!(!marker_path(&file).exists());
 
     // A forged marker for the wrong content does not help: its size/mtime stamp is checked,
     // and a marker for another hash is ignored.
-    fs::write(marker_path(&file), format!("sha256 {EMPTY_SHA256}\nsize 3\nmtime_ns 1\n")).unwrap();
-    assert!(locator.resolve(&url_info("standin.bin", Some(ABC_SHA256))).is_err());
+    fs::write(
+        marker_path(&file),
+        format!("sha256 {EMPTY_SHA256}\nsize 3\nmtime_ns 1\n"),
+    )
+    .unwrap();
+    assert!(
+        locator
+            .resolve(&url_info("standin.bin", Some(ABC_SHA256)))
+            .is_err()
+    );
 }
 
 #[test]
@@ -298,7 +316,10 @@ fn names_round_trip_over_the_catalogue() {
         assert!(!info.file_name.is_empty() && !info.what.is_empty());
         assert!(!info.source.url().is_empty());
     }
-    assert_eq!("ffhq".parse::<Pretrained>().unwrap(), Pretrained::FfhqConfigF);
+    assert_eq!(
+        "ffhq".parse::<Pretrained>().unwrap(),
+        Pretrained::FfhqConfigF
+    );
     let e = "vit-h-14".parse::<Pretrained>().unwrap_err().to_string();
     assert!(e.contains("vit-b-32"), "{e}");
 }
