@@ -662,12 +662,19 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// The Hugging Face hub cache folder from the environment: `HF_HUB_CACHE`, else
-/// `$HF_HOME/hub`, else `~/.cache/huggingface/hub` (as `huggingface_hub` resolves it).
-pub fn hf_cache_from_env() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HF_HUB_CACHE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir);
+/// `$HF_HOME/hub`, else `~/.cache/huggingface/hub` (as `huggingface_hub` resolves it); `None`
+/// when no home folder is known.
+pub fn hf_cache_from_env() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("HF_HUB_CACHE") {
+        return Some(PathBuf::from(dir));
     }
-    hf_hub::Cache::from_env().path().clone()
+    if var("HF_HOME").is_some() {
+        return Some(hf_hub::Cache::from_env().path().clone());
+    }
+    // hf-hub's own default panics without a home folder: look it up here.
+    let home = var("HOME").or_else(|| var("USERPROFILE"))?;
+    Some(PathBuf::from(home).join(".cache/huggingface/hub"))
 }
 
 impl Locator {
@@ -687,7 +694,10 @@ impl Locator {
     /// ([`hf_cache_from_env`]), and downloads when the feature `pretrained-download` is on and
     /// `STYLECLIP_OFFLINE`/`HF_HUB_OFFLINE` are not set.
     pub fn from_env() -> Self {
-        let mut l = Locator::new().with_hf_cache(hf_cache_from_env());
+        let mut l = Locator::new();
+        if let Some(cache) = hf_cache_from_env() {
+            l = l.with_hf_cache(cache);
+        }
         if let Some(dir) = std::env::var_os("STYLECLIP_WEIGHTS").filter(|v| !v.is_empty()) {
             l = l.with_folder(dir);
         }
