@@ -22,10 +22,10 @@ use styleclip::stylegan2::{Generator, NoiseMode};
 #[command(about = "Apply a StyleCLIP latent mapper (method 2)")]
 struct Args {
     /// Mapper checkpoint (official .pt or styleclip safetensors).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     mapper: String,
     /// Generator; default: the one inside the mapper checkpoint.
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     generator: Option<String>,
     /// W+ latents (e4e `latents.pt`, `example_celebs.pt`, .npy, safetensors).
     #[arg(long)]

@@ -48,20 +48,21 @@ struct Args {
     /// Truncation ψ of the sampled faces (default: 1 in the toy world, 0.7 otherwise).
     #[arg(long)]
     truncation: Option<f64>,
-    /// A generator checkpoint (else the toy world).
-    #[arg(long)]
+    /// A generator checkpoint (else the toy world): a path, or with `--features pretrained` a
+    /// catalogue name such as `ffhq` (likewise `--clip vit-b-32`, `--mapper mapper:mohawk`).
+    #[arg(long, value_parser = common::weights_path)]
     generator: Option<PathBuf>,
     /// A CLIP checkpoint (with `--generator`).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_path)]
     clip: Option<PathBuf>,
     /// A trained mapper for the prompt (method 2).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_path)]
     mapper: Option<PathBuf>,
     /// StyleSpace statistics (method 3, with `--fs3`).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_path)]
     stats: Option<PathBuf>,
     /// Channel relevance, `fs3.npy` or the `precompute` output (method 3).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_path)]
     fs3: Option<PathBuf>,
     /// A toy world directory other than the shipped `weights/toyfaces`.
     #[arg(long)]

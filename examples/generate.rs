@@ -21,7 +21,7 @@ use styleclip::stylegan2::{Generator, NoiseMode};
 #[command(about = "Generate a PNG grid from a StyleGAN2 checkpoint")]
 struct Args {
     /// Checkpoint: official `torch.save` (`{"g_ema", "latent_avg"}` or bare) or styleclip safetensors.
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     checkpoint: String,
     /// Seeds: `0-7`, `1,5,9`, or a mix (`0-3,10`).
     #[arg(long, default_value = "0-7")]

@@ -25,15 +25,15 @@ use styleclip::stylegan2::{Generator, NoiseMode};
 #[derive(Parser, Debug)]
 #[command(about = "Text-driven global directions in StyleSpace (StyleCLIP method 3)")]
 struct Args {
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     generator: String,
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     clip: String,
     /// Statistics from the `precompute` example.
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     stats: String,
     /// Channel relevance: the official `fs3.npy` or the `precompute` output.
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     fs3: String,
     #[arg(long, default_value = "face")]
     neutral: String,

@@ -10,6 +10,8 @@
 //! per channel, all 17 layers). `--max-resolution 128` reproduces the shipped script's cap.
 //! The cost (generator + CLIP forwards) is printed before the relevance run starts.
 
+mod common;
+
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::clip::Clip;
@@ -31,10 +33,10 @@ enum Variant {
 #[command(about = "Precompute StyleSpace statistics and channel relevance (StyleCLIP method 3)")]
 struct Args {
     /// StyleGAN2 checkpoint (official .pt or styleclip safetensors).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     generator: String,
     /// CLIP weights (OpenAI ViT-B-32.pt, a state dict, or Hugging Face safetensors).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     clip: String,
     /// Statistics file: loaded if it exists, else computed and written.
     #[arg(long, default_value = "stats.safetensors")]

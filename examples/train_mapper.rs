@@ -43,13 +43,13 @@ enum Optim {
 #[command(about = "Train a StyleCLIP latent mapper (method 2)")]
 struct Args {
     /// StyleGAN2 checkpoint (official .pt or styleclip safetensors).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     generator: String,
     /// CLIP weights (OpenAI ViT-B-32.pt, a state dict, or Hugging Face safetensors).
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     clip: String,
     /// ArcFace IR-SE50 weights (`model_ir_se50.pth`); needed unless --id-lambda 0.
-    #[arg(long)]
+    #[arg(long, value_parser = common::weights_arg)]
     arcface: Option<String>,
     /// The text prompt.
     #[arg(long)]

@@ -65,6 +65,23 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
 
+    /// A pretrained-weights file (see `styleclip::pretrained`, feature `pretrained`) is missing
+    /// or fails its check.
+    #[error(
+        "pretrained weights {name}: {reason}; looked in: {}; fetch it by hand from {url}",
+        display_paths(looked_in)
+    )]
+    Weights {
+        /// The catalogue name and the file name.
+        name: String,
+        /// Every path tried, in order.
+        looked_in: Vec<PathBuf>,
+        /// Where to fetch it by hand (or how to produce it).
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+
     /// An argument outside its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -72,6 +89,17 @@ pub enum Error {
 
 /// `Result` with the crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return "nowhere (no folder or cache configured)".to_string();
+    }
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -12,6 +12,8 @@
 //! - [`arcface`]: the IR-SE50 face-identity network and StyleCLIP's ID loss.
 //! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
 //! - [`toyfaces`]: a procedural cartoon-face world with known attributes, for offline edits.
+//! - `pretrained` (feature `pretrained`): the catalogue of official checkpoints, found in a
+//!   user folder or the Hugging Face cache and verified by sha256.
 //! - [`imaging`], [`device`]: 8-bit images and device names for tools and examples.
 //!
 //! ```no_run
@@ -39,6 +41,8 @@ pub mod error;
 pub mod imaging;
 pub mod latents;
 pub mod ops;
+#[cfg(feature = "pretrained")]
+pub mod pretrained;
 pub mod stylegan2;
 pub mod tokenizer;
 pub mod toyfaces;

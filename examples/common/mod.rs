@@ -164,3 +164,42 @@ impl EditFlags {
         }
     }
 }
+
+/// A checkpoint argument (`--generator`, `--clip`, `--mapper`, `--stats`, `--fs3`, …): an
+/// existing path wins; otherwise a name of the pretrained catalogue (`ffhq`, `vit-b-32`,
+/// `mapper:purple_hair`, … with `--features pretrained`), found and verified by
+/// `styleclip::pretrained`. Used as a clap `value_parser`.
+pub fn weights_arg(s: &str) -> Result<String, String> {
+    if std::path::Path::new(s).exists() {
+        return Ok(s.to_string());
+    }
+    catalogue_path(s).map(|p| p.display().to_string())
+}
+
+/// [`weights_arg`] for `PathBuf` arguments.
+pub fn weights_path(s: &str) -> Result<std::path::PathBuf, String> {
+    if std::path::Path::new(s).exists() {
+        return Ok(s.into());
+    }
+    catalogue_path(s)
+}
+
+#[cfg(feature = "pretrained")]
+fn catalogue_path(s: &str) -> Result<std::path::PathBuf, String> {
+    use styleclip::pretrained::Pretrained;
+    match s.parse::<Pretrained>() {
+        Ok(p) => p.path().map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "`{s}` is neither an existing file nor a catalogue name (names: {})",
+            Pretrained::names()
+        )),
+    }
+}
+
+#[cfg(not(feature = "pretrained"))]
+fn catalogue_path(s: &str) -> Result<std::path::PathBuf, String> {
+    Err(format!(
+        "`{s}`: no such file (catalogue names such as `ffhq`, `vit-b-32` or \
+         `mapper:purple_hair` need `--features pretrained`)"
+    ))
+}
