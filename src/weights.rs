@@ -10,9 +10,10 @@
 //!
 //! Every float dtype the files can hold (f32, f16, bf16, f64) is converted to `f32` on load.
 //!
-//! Modules are built through [`ParamSource`]: each layer asks for its tensors by their official
-//! checkpoint key and shape. One source draws the official random initialisation, the other reads
-//! a checkpoint and checks every shape, so a network has a single constructor for both.
+//! Modules are built through `ParamSource` (crate-private): each layer asks for its tensors by
+//! their official checkpoint key and shape. One source draws the official random
+//! initialisation, the other reads a checkpoint and checks every shape, so a network has a
+//! single constructor for both.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;

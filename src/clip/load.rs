@@ -181,7 +181,7 @@ pub fn infer_config(file: &TensorFile, format: &ClipFormat) -> Result<ClipConfig
 }
 
 /// OpenAI key → Hugging Face key, one rule per line. Keys with a transform (fused `in_proj`,
-/// transposed projections) are handled in [`HfSource`].
+/// transposed projections) are handled in `HfSource` (private to this module).
 pub fn hf_key(key: &str) -> String {
     let (tower, rest) = match key.strip_prefix("visual.") {
         Some(rest) => ("vision_model", rest),
