@@ -78,17 +78,36 @@ pub enum FileKind {
 }
 
 impl TensorFile {
-    /// Open a `torch.save` or safetensors file. Tensor bytes of `.pt` files are read on demand.
+    /// Open a `torch.save`, TorchScript, safetensors or `.npy` file. Tensor bytes of `.pt` files
+    /// are read on demand.
+    ///
+    /// The file is opened once: the format is sniffed from its first bytes and the same handle
+    /// is read to the end (safetensors, `.npy`) or walked as a zip archive (TorchScript). A
+    /// `torch.save` file is handed to `pytorch-reader`, whose API takes a path and opens it
+    /// again (it reads tensor bytes lazily from the file); only if that reader refuses it is
+    /// the file read a third time, by the data-only pickle walker (`torch.save(tensor)`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        if !path.exists() {
-            return Err(Error::FileNotFound(path.to_path_buf()));
-        }
-        match Self::kind(path)? {
-            FileKind::Safetensors => Self::open_safetensors(path),
-            FileKind::TorchScript => Self::open_torchscript(path),
-            FileKind::Npy => Self::open_npy(path),
-            FileKind::Torch => Self::open_torch(path),
+        let mut file = File::open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::FileNotFound(path.to_path_buf()),
+            _ => Error::io(path, e),
+        })?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut head = [0u8; 9];
+        let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
+        match sniff(&head[..n], len) {
+            Some(FileKind::Safetensors) => {
+                Self::from_safetensors_bytes(path, read_rest(file, &head[..n], len, path)?)
+            }
+            Some(FileKind::Npy) => {
+                Self::from_npy_bytes(path, read_rest(file, &head[..n], len, path)?)
+            }
+            _ => match torchscript::archive_of(file) {
+                Some(zip) => {
+                    Self::from_torchscript(path, torchscript::read_archive(zip, len, path)?)
+                }
+                None => Self::open_torch(path),
+            },
         }
     }
 
@@ -98,23 +117,16 @@ impl TensorFile {
         let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
         let n = read_up_to(&mut f, &mut head).map_err(|e| Error::io(path, e))?;
         let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
-        if n == 9 && head[8] == b'{' {
-            let header = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
-            if header.saturating_add(8) <= len {
-                return Ok(FileKind::Safetensors);
-            }
+        if let Some(kind) = sniff(&head[..n], len) {
+            return Ok(kind);
         }
-        if n >= 6 && head.starts_with(npy::MAGIC) {
-            return Ok(FileKind::Npy);
-        }
-        if torchscript::is_torchscript(path) {
-            return Ok(FileKind::TorchScript);
-        }
-        Ok(FileKind::Torch)
+        Ok(match torchscript::archive_of(f) {
+            Some(_) => FileKind::TorchScript,
+            None => FileKind::Torch,
+        })
     }
 
-    fn open_npy(path: &Path) -> Result<Self> {
-        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    fn from_npy_bytes(path: &Path, data: Vec<u8>) -> Result<Self> {
         let a = npy::parse(&data).map_err(|reason| Error::NotACheckpoint {
             path: path.to_path_buf(),
             reason: format!("bad .npy file: {reason}"),
@@ -132,7 +144,14 @@ impl TensorFile {
     }
 
     fn open_torchscript(path: &Path) -> Result<Self> {
-        let tensors = torchscript::read(path)?
+        Self::from_torchscript(path, torchscript::read(path)?)
+    }
+
+    fn from_torchscript(
+        path: &Path,
+        found: HashMap<String, torchscript::ScriptTensor>,
+    ) -> Result<Self> {
+        let tensors = found
             .into_iter()
             .map(|(name, t)| {
                 let name = if name.is_empty() {
@@ -188,8 +207,7 @@ impl TensorFile {
         Self::checked(path, tensors, BTreeMap::new())
     }
 
-    fn open_safetensors(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    fn from_safetensors_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self> {
         let not_ckpt = |reason: String| Error::NotACheckpoint {
             path: path.to_path_buf(),
             reason,
@@ -330,6 +348,31 @@ pub(crate) fn check_shape(key: &str, expected: &[usize], found: &[usize]) -> Res
         });
     }
     Ok(())
+}
+
+/// The kind the first bytes settle (safetensors, `.npy`); `None` for zip archives and pickles,
+/// which need the archive's directory to tell apart.
+fn sniff(head: &[u8], len: u64) -> Option<FileKind> {
+    if head.len() == 9 && head[8] == b'{' {
+        let header = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+        if header.saturating_add(8) <= len {
+            return Some(FileKind::Safetensors);
+        }
+    }
+    if head.len() >= 6 && head.starts_with(npy::MAGIC) {
+        return Some(FileKind::Npy);
+    }
+    None
+}
+
+/// The whole file: the `head` already read, then the rest of the handle.
+fn read_rest(mut file: File, head: &[u8], len: u64, path: &Path) -> Result<Vec<u8>> {
+    // The length is the file's own, so the capacity never exceeds what is there.
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    bytes.extend_from_slice(head);
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(bytes)
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

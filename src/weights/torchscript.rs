@@ -11,12 +11,14 @@
 //! archive's `data/<key>` entries.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::rc::Rc;
 
 use super::StoredDtype;
 use crate::error::{Error, Result};
+use zip::ZipArchive;
 
 /// A pickled value. Containers live in an arena so `BUILD`/`SETITEMS` after memoisation are seen
 /// by every reference, as in Python.
@@ -86,36 +88,44 @@ pub(crate) struct ScriptTensor {
     pub bytes: Vec<u8>,
 }
 
-/// Whether the file is a zip archive with TorchScript's `constants.pkl`.
-pub(crate) fn is_torchscript(path: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let Ok(mut zip) = zip::ZipArchive::new(file) else {
-        return false;
-    };
-    (0..zip.len()).any(|i| {
-        zip.by_index_raw(i)
-            .ok()
-            .and_then(|e| e.name().ok().map(|n| n.ends_with("/constants.pkl")))
-            .unwrap_or(false)
-    })
+/// The file as a zip archive if it is one with TorchScript's `constants.pkl` (the handle is
+/// rewound first; anything else gives `None`).
+pub(crate) fn archive_of(mut file: File) -> Option<ZipArchive<File>> {
+    file.seek(SeekFrom::Start(0)).ok()?;
+    let zip = ZipArchive::new(file).ok()?;
+    let script = zip
+        .file_names()
+        .any(|n| n.ok().is_some_and(|n| n.ends_with("/constants.pkl")));
+    script.then_some(zip)
 }
 
 /// Every tensor attribute of the archive's module tree, by dotted path.
 pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let zip = ZipArchive::new(file).map_err(|e| Error::NotACheckpoint {
+        path: path.to_path_buf(),
+        reason: format!("bad zip archive: {e}"),
+    })?;
+    read_archive(zip, file_len, path)
+}
+
+/// [`read`] of an archive already open (`file_len` bytes on disk; `path` names it in errors).
+pub(crate) fn read_archive(
+    mut zip: ZipArchive<File>,
+    file_len: u64,
+    path: &Path,
+) -> Result<HashMap<String, ScriptTensor>> {
     let bad = |reason: String| Error::NotACheckpoint {
         path: path.to_path_buf(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     // `torch.jit.save` stores its entries uncompressed; a deflated entry may inflate a little
     // past the archive, never far (a deflate bomb would allocate ~1000× the file).
     let entry_limit = file_len
         .saturating_mul(MAX_INFLATION)
         .saturating_add(1 << 20);
-    let read_entry = |e: zip::read::ZipFile<'_, std::fs::File>, out: &mut Vec<u8>| {
+    let read_entry = |e: zip::read::ZipFile<'_, File>, out: &mut Vec<u8>| {
         let n = e.take(entry_limit + 1).read_to_end(out)?;
         if n as u64 > entry_limit {
             return Err(std::io::Error::new(
@@ -125,7 +135,6 @@ pub(crate) fn read(path: &Path) -> Result<HashMap<String, ScriptTensor>> {
         }
         Ok(())
     };
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("bad zip archive: {e}")))?;
     let names: Vec<String> = zip
         .file_names()
         .filter_map(|n| n.ok().map(|n| n.into_owned()))
