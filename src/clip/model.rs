@@ -525,6 +525,9 @@ impl Clip {
     }
 
     /// Token plus positional embeddings: the text transformer's input, `[B, L] → [B, L, width]`.
+    ///
+    /// # Panics
+    /// If `L > context_length` (burn's `narrow` assertion); see [`Clip::try_encode_text`].
     pub fn embed_text(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let l = tokens.dims()[1];
         embedding(self.token_embedding.weight.val(), tokens)
@@ -547,6 +550,10 @@ impl Clip {
 
     /// OpenAI's `forward`: `(logits_per_image [Bi, Bt], logits_per_text [Bt, Bi])`, the cosine
     /// similarities times `exp(logit_scale)`.
+    ///
+    /// # Panics
+    /// As [`Clip::encode_image`] and [`Clip::encode_text`]; check the inputs with
+    /// [`Clip::try_encode_image`] / [`Clip::try_encode_text`] first.
     pub fn logits(&self, pixels: Tensor<4>, tokens: Tensor<2, Int>) -> (Tensor<2>, Tensor<2>) {
         let img = l2_normalize(self.encode_image(pixels));
         let txt = l2_normalize(self.encode_text(tokens));

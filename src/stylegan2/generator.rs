@@ -167,7 +167,8 @@ impl Generator {
         &self.layer_info
     }
 
-    /// Set (or clear) the mean latent used for truncation.
+    /// Set (or clear) the mean latent used for truncation (`[style_dim]`; not checked here, a
+    /// wrong size panics in [`Generator::truncate`]).
     pub fn with_latent_avg(mut self, avg: Option<Tensor<1>>) -> Self {
         self.latent_avg = avg.map(Param::from_tensor);
         self
@@ -270,6 +271,9 @@ impl Generator {
 
     /// Mean of `mapping(z)` over given z (`[N, style_dim]`): the official `mean_latent` for a
     /// given draw. Returns `[style_dim]`.
+    ///
+    /// # Panics
+    /// As [`Generator::mapping`], if `z` is not `[N, style_dim]`.
     pub fn mean_latent_of(&self, z: Tensor<2>) -> Tensor<1> {
         let d = self.config.style_dim;
         self.mapping(z).mean_dim(0).reshape([d])
@@ -310,6 +314,10 @@ impl Generator {
     /// Style mixing: W+ rows `< inject_index` from `w1`, the rest from `w2`.
     ///
     /// `inject_index` is clamped to `0..=n_latent`.
+    ///
+    /// # Panics
+    /// If `w1` and `w2` differ in shape (burn's `cat` assertion). A wrong width is caught later
+    /// by [`Generator::styles`] / [`Generator::try_styles`].
     pub fn mix(&self, w1: Tensor<2>, w2: Tensor<2>, inject_index: usize) -> Tensor<3> {
         let n = self.config.n_latent();
         let k = inject_index.min(n);
