@@ -19,7 +19,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::{adaptive_avg_pool2d, conv2d, linear};
 use burn::tensor::ops::ConvOptions;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stylegan2::layers::join;
 use crate::weights::{CheckpointSource, Init, ParamSource, TensorFile, linear_weight};
 
@@ -310,6 +310,10 @@ impl ArcFace {
     }
 
     /// Unit-norm embeddings of 112 px faces, `[B, 3, 112, 112] → [B, 512]`.
+    ///
+    /// # Panics
+    /// If `x` is not `[B, 3, 112, 112]` (burn's conv or reshape assertion); the user-facing
+    /// entries [`ArcFace::try_id_features`] and [`ArcFace::try_id_loss`] check their input.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = self
             .input_prelu
@@ -329,6 +333,9 @@ impl ArcFace {
 
     /// `criteria/id_loss.py`'s `extract_feats`: pool to 256 px unless already 256, crop
     /// `[35:223, 32:220]`, pool to 112 px, embed. Images in `[-1, 1]`, `[B, 3, H, W]`.
+    ///
+    /// # Panics
+    /// If the images do not have 3 channels or are empty; see [`ArcFace::try_id_features`].
     pub fn id_features(&self, images: Tensor<4>) -> Tensor<2> {
         let [b, c, h, w] = images.dims();
         let x = if h != 256 || w != 256 {
@@ -342,9 +349,50 @@ impl ArcFace {
 
     /// StyleCLIP's ID loss `mean_i (1 − ⟨f(ŷᵢ), f(yᵢ)⟩)`, the target's features detached.
     /// Returns `[1]`.
+    ///
+    /// # Panics
+    /// If either batch is not `[B, 3, H, W]` with one `B` for both (burn's broadcast
+    /// assertion); see [`ArcFace::try_id_loss`].
     pub fn id_loss(&self, y_hat: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
         let target = self.id_features(y).detach();
         let pred = self.id_features(y_hat);
         (pred * target).sum_dim(1).neg().add_scalar(1.0).mean()
     }
+
+    /// [`ArcFace::id_features`] with the images' shape checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `images` is not `[B, 3, H, W]` with `B, H, W ≥ 1`.
+    pub fn try_id_features(&self, images: Tensor<4>) -> Result<Tensor<2>> {
+        check_faces("images", &images)?;
+        Ok(self.id_features(images))
+    }
+
+    /// [`ArcFace::id_loss`] with both batches checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when either is not `[B, 3, H, W]` with `B, H, W ≥ 1`, or the
+    /// two batch sizes differ.
+    pub fn try_id_loss(&self, y_hat: Tensor<4>, y: Tensor<4>) -> Result<Tensor<1>> {
+        check_faces("y_hat", &y_hat)?;
+        check_faces("y", &y)?;
+        let (a, b) = (y_hat.dims()[0], y.dims()[0]);
+        if a != b {
+            return Err(Error::InvalidArgument(format!(
+                "ID loss needs one batch size for both images, got {a} and {b}"
+            )));
+        }
+        Ok(self.id_loss(y_hat, y))
+    }
+}
+
+/// `[B, 3, H, W]` with nothing empty.
+fn check_faces(what: &str, images: &Tensor<4>) -> Result<()> {
+    let [b, c, h, w] = images.dims();
+    if b == 0 || c != 3 || h == 0 || w == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what} must be [B, 3, H, W] face images, got [{b}, {c}, {h}, {w}]"
+        )));
+    }
+    Ok(())
 }

@@ -20,11 +20,15 @@ pub struct Rgb8 {
 ///
 /// # Shapes
 /// `images`: `[B, 3, H, W]`
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when the images do not have 3 channels or have no pixels
+/// (`H` or `W` is 0). A batch of 0 gives no images; NaN pixels become 0 (black).
 pub fn to_rgb8(images: Tensor<4>) -> Result<Vec<Rgb8>> {
     let [b, c, h, w] = images.dims();
-    if c != 3 {
+    if c != 3 || h == 0 || w == 0 {
         return Err(Error::InvalidArgument(format!(
-            "expected 3 channels, got {c}"
+            "expected [B, 3, H, W] images with H, W ≥ 1, got [{b}, {c}, {h}, {w}]"
         )));
     }
     let data = images

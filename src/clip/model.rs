@@ -19,7 +19,7 @@ use burn::tensor::module::{conv2d, embedding, layer_norm, linear};
 use burn::tensor::ops::ConvOptions;
 
 use super::config::ClipConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stylegan2::layers::join;
 use crate::weights::{Init, ParamSource, linear_weight};
 
@@ -447,8 +447,31 @@ impl Clip {
     ///
     /// # Shapes
     /// `[B, 3, R, R]` with `R = config().image_resolution`, preprocessed → `[B, embed_dim]`
+    ///
+    /// # Panics
+    /// If `pixels` has another channel count or size (burn's conv or broadcast assertion, with
+    /// burn's message); see [`Clip::try_encode_image`] for the checked version. NaN pixels
+    /// give NaN features.
     pub fn encode_image(&self, pixels: Tensor<4>) -> Tensor<2> {
         self.visual.forward(pixels)
+    }
+
+    /// [`Clip::encode_image`] with the pixels' shape checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `pixels` is not `[B, 3, R, R]` with `B ≥ 1` and
+    /// `R = config().image_resolution` (preprocess with
+    /// [`clip_normalized`](crate::clip::preprocess::clip_normalized) or
+    /// [`styleclip_raw`](crate::clip::preprocess::styleclip_raw) first).
+    pub fn try_encode_image(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
+        let [b, c, h, w] = pixels.dims();
+        let r = self.config.image_resolution;
+        if b == 0 || (c, h, w) != (3, r, r) {
+            return Err(Error::InvalidArgument(format!(
+                "CLIP images must be [B, 3, {r}, {r}] with B ≥ 1, got [{b}, {c}, {h}, {w}]"
+            )));
+        }
+        Ok(self.encode_image(pixels))
     }
 
     /// Text features (unnormalised, as OpenAI's `encode_text`), pooled at each row's
@@ -456,6 +479,11 @@ impl Clip {
     ///
     /// # Shapes
     /// `[B, L]` token ids, `L ≤ context_length` → `[B, embed_dim]`
+    ///
+    /// # Panics
+    /// If `L > context_length` (slicing the causal mask); ids `≥ vocab_size` are not checked
+    /// (the embedding gather reads out of range: a panic or garbage, depending on the backend).
+    /// See [`Clip::try_encode_text`] for the checked version.
     pub fn encode_text(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
         let [b, l] = tokens.dims();
         let d = self.config.text_width;
@@ -469,7 +497,37 @@ impl Clip {
             .matmul(self.text_projection.val())
     }
 
+    /// [`Clip::encode_text`] with the token shape and ids checked first (one host read of the
+    /// ids).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `tokens` is not `[B, L]` with `B ≥ 1` and
+    /// `1 ≤ L ≤ context_length`, or holds an id outside `0..vocab_size`.
+    pub fn try_encode_text(&self, tokens: Tensor<2, Int>) -> Result<Tensor<2>> {
+        let [b, l] = tokens.dims();
+        let (ctx, vocab) = (self.config.context_length, self.config.vocab_size);
+        if b == 0 || l == 0 || l > ctx {
+            return Err(Error::InvalidArgument(format!(
+                "CLIP tokens must be [B, L] with B ≥ 1 and 1 ≤ L ≤ {ctx}, got [{b}, {l}]"
+            )));
+        }
+        let ids = tokens
+            .clone()
+            .into_data()
+            .try_into_vec_as::<i64>()
+            .map_err(|e| Error::InvalidArgument(format!("cannot read token ids: {e:?}")))?;
+        if let Some(bad) = ids.iter().find(|&&t| t < 0 || t as usize >= vocab) {
+            return Err(Error::InvalidArgument(format!(
+                "token id {bad} is outside the vocabulary 0..{vocab}"
+            )));
+        }
+        Ok(self.encode_text(tokens))
+    }
+
     /// Token plus positional embeddings: the text transformer's input, `[B, L] → [B, L, width]`.
+    ///
+    /// # Panics
+    /// If `L > context_length` (burn's `narrow` assertion); see [`Clip::try_encode_text`].
     pub fn embed_text(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let l = tokens.dims()[1];
         embedding(self.token_embedding.weight.val(), tokens)
@@ -492,6 +550,10 @@ impl Clip {
 
     /// OpenAI's `forward`: `(logits_per_image [Bi, Bt], logits_per_text [Bt, Bi])`, the cosine
     /// similarities times `exp(logit_scale)`.
+    ///
+    /// # Panics
+    /// As [`Clip::encode_image`] and [`Clip::encode_text`]; check the inputs with
+    /// [`Clip::try_encode_image`] / [`Clip::try_encode_text`] first.
     pub fn logits(&self, pixels: Tensor<4>, tokens: Tensor<2, Int>) -> (Tensor<2>, Tensor<2>) {
         let img = l2_normalize(self.encode_image(pixels));
         let txt = l2_normalize(self.encode_text(tokens));

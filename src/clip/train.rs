@@ -176,6 +176,11 @@ pub struct ContrastiveStep {
 ///
 /// # Shapes
 /// pixels `[B, 3, R, R]`, tokens `[B, context]` → loss `[1]`, accuracy `[1]`
+///
+/// # Panics
+/// If the pixels or tokens do not fit [`Clip::encode_image`] / [`Clip::encode_text`], or the
+/// two batches differ (burn's broadcast assertion). The pairs builders of
+/// [`crate::toyfaces::contrastive`] always produce fitting batches.
 pub fn contrastive_loss(clip: &Clip, pairs: &Pairs) -> (Tensor<1>, Tensor<1>) {
     let b = pairs.pixels.dims()[0];
     let device = pairs.pixels.device();

@@ -37,12 +37,23 @@ pub enum ClipInput {
 /// - `images`: `[B, 3, H, W]` in `[-1, 1]`
 /// - `text`: `[1, E]`, unit norm (from [`Clip::encode_text`] and [`l2_normalize`])
 /// - returns `[1]`
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] when the images do not fit the CLIP input path (see
+/// [`styleclip_raw`] and [`clip_normalized`]) or `text` is not `[1, embed_dim]`.
 pub fn clip_loss(
     clip: &Clip,
     input: ClipInput,
     images: Tensor<4>,
     text: Tensor<2>,
 ) -> Result<Tensor<1>> {
+    let [tb, te] = text.dims();
+    let e = clip.config().embed_dim;
+    if (tb, te) != (1, e) {
+        return Err(crate::Error::InvalidArgument(format!(
+            "the text feature must be [1, {e}], got [{tb}, {te}]"
+        )));
+    }
     let pixels = match input {
         ClipInput::Raw => styleclip_raw(images)?,
         ClipInput::Normalized => clip_normalized(images, clip.config().image_resolution)?,

@@ -11,7 +11,7 @@ use rand_distr::{Distribution, StandardNormal};
 use super::config::GeneratorConfig;
 use super::layers::{ConstantInput, EqualLinear, StyledConv, ToRGB, join};
 use super::style_code::{LayerKind, StyleCode, StyleLayer};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::{ModConvMode, pixel_norm};
 use crate::weights::{Init, ParamSource, RandomInit};
 
@@ -167,7 +167,8 @@ impl Generator {
         &self.layer_info
     }
 
-    /// Set (or clear) the mean latent used for truncation.
+    /// Set (or clear) the mean latent used for truncation (`[style_dim]`; not checked here, a
+    /// wrong size panics in [`Generator::truncate`]).
     pub fn with_latent_avg(mut self, avg: Option<Tensor<1>>) -> Self {
         self.latent_avg = avg.map(Param::from_tensor);
         self
@@ -190,10 +191,77 @@ impl Generator {
     ///
     /// # Shapes
     /// `[B, style_dim] → [B, style_dim]`
+    ///
+    /// # Panics
+    /// If `z` is not `[B, style_dim]` (burn's matmul shape assertion in the first layer); see
+    /// [`Generator::try_mapping`] for the checked version. NaN in `z` propagates to the output.
     pub fn mapping(&self, z: Tensor<2>) -> Tensor<2> {
         self.style
             .iter()
             .fold(pixel_norm(z, 1), |x, layer| layer.forward(x))
+    }
+
+    /// [`Generator::mapping`] with the shape and device of `z` checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `z` is not `[B, style_dim]` with `B ≥ 1`, or lives on
+    /// another device than the generator.
+    pub fn try_mapping(&self, z: Tensor<2>) -> Result<Tensor<2>> {
+        let [b, d] = z.dims();
+        if b == 0 || d != self.config.style_dim {
+            return Err(Error::InvalidArgument(format!(
+                "z must be [B, {}] with B ≥ 1, got [{b}, {d}]",
+                self.config.style_dim
+            )));
+        }
+        self.check_device("z", &z.device())?;
+        Ok(self.mapping(z))
+    }
+
+    /// The W+ latent check shared by the `try_` entry points.
+    fn check_w_plus(&self, wp: &Tensor<3>) -> Result<()> {
+        let [b, n, d] = wp.dims();
+        let (nl, sd) = (self.config.n_latent(), self.config.style_dim);
+        if b == 0 || (n, d) != (nl, sd) {
+            return Err(Error::InvalidArgument(format!(
+                "W+ must be [B, {nl}, {sd}] with B ≥ 1, got [{b}, {n}, {d}]"
+            )));
+        }
+        self.check_device("W+", &wp.device())
+    }
+
+    fn check_device(&self, what: &str, device: &Device) -> Result<()> {
+        let own = self.device();
+        if *device != own {
+            return Err(Error::InvalidArgument(format!(
+                "{what} is on {device:?} but the generator is on {own:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The noise check shared by the `try_` synthesis entry points.
+    fn check_noise(&self, noise: &NoiseMode, batch: usize) -> Result<()> {
+        if let NoiseMode::Given(v) = noise {
+            let n = self.config.num_noises();
+            if v.len() != n {
+                return Err(Error::InvalidArgument(format!(
+                    "NoiseMode::Given needs {n} tensors, got {}",
+                    v.len()
+                )));
+            }
+            for (j, t) in v.iter().enumerate() {
+                let r = self.config.noise_size(j);
+                let [b, c, h, w] = t.dims();
+                if (c, h, w) != (1, r, r) || (b != 1 && b != batch) {
+                    return Err(Error::InvalidArgument(format!(
+                        "noise {j} must be [1 or {batch}, 1, {r}, {r}], got [{b}, {c}, {h}, {w}]"
+                    )));
+                }
+                self.check_device(&format!("noise {j}"), &t.device())?;
+            }
+        }
+        Ok(())
     }
 
     /// The checkpoint's `latent_avg` (`[style_dim]`), if it had one.
@@ -203,6 +271,9 @@ impl Generator {
 
     /// Mean of `mapping(z)` over given z (`[N, style_dim]`): the official `mean_latent` for a
     /// given draw. Returns `[style_dim]`.
+    ///
+    /// # Panics
+    /// As [`Generator::mapping`], if `z` is not `[N, style_dim]`.
     pub fn mean_latent_of(&self, z: Tensor<2>) -> Tensor<1> {
         let d = self.config.style_dim;
         self.mapping(z).mean_dim(0).reshape([d])
@@ -224,6 +295,9 @@ impl Generator {
     }
 
     /// Truncation `avg + ψ (w − avg)` for W `[B, D]` or W+ `[B, n_latent, D]`.
+    ///
+    /// # Panics
+    /// If `avg` is not `[D]` with `D` the last axis of `w` (burn's broadcast assertion).
     pub fn truncate<const N: usize>(&self, w: Tensor<N>, psi: f64, avg: Tensor<1>) -> Tensor<N> {
         let mut shape = [1usize; N];
         shape[N - 1] = avg.dims()[0];
@@ -240,6 +314,10 @@ impl Generator {
     /// Style mixing: W+ rows `< inject_index` from `w1`, the rest from `w2`.
     ///
     /// `inject_index` is clamped to `0..=n_latent`.
+    ///
+    /// # Panics
+    /// If `w1` and `w2` differ in shape (burn's `cat` assertion). A wrong width is caught later
+    /// by [`Generator::styles`] / [`Generator::try_styles`].
     pub fn mix(&self, w1: Tensor<2>, w2: Tensor<2>, inject_index: usize) -> Tensor<3> {
         let n = self.config.n_latent();
         let k = inject_index.min(n);
@@ -264,7 +342,8 @@ impl Generator {
     /// `wp`: `[B, n_latent, style_dim]`; result layer `j`: `[B, style_layers()[j].channels]`.
     ///
     /// # Panics
-    /// If `wp` is not `[B, n_latent, style_dim]`.
+    /// If `wp` is not `[B, n_latent, style_dim]`; see [`Generator::try_styles`] for the checked
+    /// version.
     pub fn styles(&self, wp: Tensor<3>) -> StyleCode {
         let [b, n, d] = wp.dims();
         assert_eq!(
@@ -279,6 +358,16 @@ impl Generator {
             .map(|(conv, info)| conv.style(row(info.w_index)))
             .collect();
         StyleCode::new_unchecked(layers, self.layer_info.clone())
+    }
+
+    /// [`Generator::styles`] with the shape and device of `wp` checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `wp` is not `[B, n_latent, style_dim]` with `B ≥ 1`, or
+    /// lives on another device than the generator.
+    pub fn try_styles(&self, wp: Tensor<3>) -> Result<StyleCode> {
+        self.check_w_plus(&wp)?;
+        Ok(self.styles(wp))
     }
 
     /// Check user-made style vectors against this generator's layers.
@@ -299,15 +388,59 @@ impl Generator {
     // ---------------------------------------------------------------- synthesis
 
     /// W+ → image, `[B, n_latent, D] → [B, 3, size, size]` (raw output, about `[-1, 1]`).
+    ///
+    /// # Panics
+    /// If `wp` is not `[B, n_latent, style_dim]` ("W+ must be [B, n_latent, style_dim]"), or
+    /// `noise` is [`NoiseMode::Given`] with the wrong count or sizes; see
+    /// [`Generator::try_synthesis`] for the checked version. NaN in `wp` propagates to the image.
     pub fn synthesis(&self, wp: Tensor<3>, noise: NoiseMode) -> Tensor<4> {
         self.synthesis_from_styles(&self.styles(wp), noise)
+    }
+
+    /// [`Generator::synthesis`] with the latent and the noise checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `wp` is not `[B, n_latent, style_dim]` with `B ≥ 1`, is on
+    /// another device, or `noise` is [`NoiseMode::Given`] with the wrong count, sizes or batch.
+    pub fn try_synthesis(&self, wp: Tensor<3>, noise: NoiseMode) -> Result<Tensor<4>> {
+        self.check_w_plus(&wp)?;
+        self.check_noise(&noise, wp.dims()[0])?;
+        Ok(self.synthesis(wp, noise))
+    }
+
+    /// [`Generator::synthesis_from_styles`] with the style code and the noise checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `styles` has another layer layout than this generator
+    /// (see [`Generator::style_code`]), batch 0, lives on another device, or `noise` is
+    /// [`NoiseMode::Given`] with the wrong count, sizes or batch.
+    pub fn try_synthesis_from_styles(
+        &self,
+        styles: &StyleCode,
+        noise: NoiseMode,
+    ) -> Result<Tensor<4>> {
+        if styles.info() != self.style_layers() {
+            return Err(Error::InvalidArgument(
+                "the style code does not come from this generator's layer layout".into(),
+            ));
+        }
+        let b = styles.batch_size();
+        if b == 0 {
+            return Err(Error::InvalidArgument("the style code has batch 0".into()));
+        }
+        if let Some(t) = styles.layers().first() {
+            self.check_device("the style code", &t.device())?;
+        }
+        self.check_noise(&noise, b)?;
+        Ok(self.synthesis_from_styles(styles, noise))
     }
 
     /// StyleSpace → image, `[B, 3, size, size]`.
     ///
     /// # Panics
     /// If `styles` does not come from this generator's layout (see [`Generator::style_code`]),
-    /// or `noise` is [`NoiseMode::Given`] with the wrong count or sizes.
+    /// or `noise` is [`NoiseMode::Given`] with the wrong count or sizes; see
+    /// [`Generator::try_synthesis_from_styles`] for the checked version.
     pub fn synthesis_from_styles(&self, styles: &StyleCode, noise: NoiseMode) -> Tensor<4> {
         let s = styles.layers();
         assert_eq!(

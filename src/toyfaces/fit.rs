@@ -392,6 +392,13 @@ fn latent_values(seed: u64, step: usize, batch: usize, dim: usize) -> Vec<f32> {
 }
 
 /// The renderer's image of each latent row: `[B, 3, 64, 64]` in `[-1, 1]`.
+///
+/// # Panics
+/// If `z` has width 0 (`[B, 0]`). Any other width works: rows are read on their first
+/// coordinates (see [`Face::from_latent`](super::attributes::Face::from_latent)).
+///
+/// # Errors
+/// A batch of 0 (no faces to render) or an unreadable tensor.
 pub fn render_latents(z: &Tensor<2>) -> Result<Tensor<4>> {
     let [_, d] = z.dims();
     render_rows(&crate::edit::host(z.clone())?, d, &z.device())

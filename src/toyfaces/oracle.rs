@@ -196,6 +196,10 @@ impl Oracle {
     ///
     /// # Shapes
     /// `[B, 3, 64, 64]` in `[-1, 1]` → `[B, 27]`
+    ///
+    /// # Panics
+    /// If `images` is not `[B, 3, 64, 64]` (burn's conv or matmul assertion); the entries
+    /// [`Oracle::read`] and [`Oracle::classify`] check the shape and return an error.
     pub fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self.convs.iter().fold(images, |x, c| c.forward(x));
         let [b, c, h, w] = x.dims();
@@ -207,6 +211,10 @@ impl Oracle {
     ///
     /// # Shapes
     /// `images`: `[B, 3, 64, 64]` in `[-1, 1]` (generator output or renders)
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `images` is not `[B, 3, 64, 64]`, or the output is not
+    /// finite (NaN input).
     pub fn read(&self, images: Tensor<4>) -> Result<Vec<Reading>> {
         let [b, c, h, w] = images.dims();
         if c != 3 || h != super::SIZE || w != super::SIZE {

@@ -159,6 +159,11 @@ impl StatsConfig {
 
     /// The W+ of this recipe for given z `[B, style_dim]` and truncation centre `[style_dim]`:
     /// `[B, n_latent, style_dim]`.
+    ///
+    /// # Panics
+    /// If `z` is not `[B, style_dim]` or `center` not `[style_dim]` (burn's matmul/broadcast
+    /// assertions); [`StatsConfig::sample_styles`] and [`StatsConfig::compute`] draw `z`
+    /// themselves and check the centre.
     pub fn w_plus(&self, g: &Generator, z: Tensor<2>, center: &Tensor<1>) -> Tensor<3> {
         let w = g.mapping(z);
         let wt = g.truncate(w.clone(), self.psi, center.clone());

@@ -323,6 +323,10 @@ impl LevelsMapper {
     }
 
     /// `w + 0.1 · M(w)` (the residual scale of the options).
+    ///
+    /// # Panics
+    /// If the last axis of `w` is not the mapper's width (burn's matmul assertion); see
+    /// [`LevelsMapper::try_edit`] for the checked version.
     pub fn edit(&self, w: Tensor<3>) -> Tensor<3> {
         w.clone() + self.forward(w).mul_scalar(self.options.residual_scale)
     }
@@ -391,8 +395,22 @@ impl SingleMapper {
     }
 
     /// `w + 0.1 · M(w)`.
+    ///
+    /// # Panics
+    /// If the last axis of `w` is not the mapper's width (burn's matmul assertion); see
+    /// [`SingleMapper::try_edit`] for the checked version.
     pub fn edit(&self, w: Tensor<3>) -> Tensor<3> {
         w.clone() + self.forward(w).mul_scalar(self.options.residual_scale)
+    }
+
+    /// [`edit`](Self::edit) with the latent's shape checked first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `w` is not `[B, n, d]` with `B, n ≥ 1` and `d` the
+    /// mapper's width.
+    pub fn try_edit(&self, w: Tensor<3>) -> Result<Tensor<3>> {
+        check_w_plus(&w, self.mapping.dim())?;
+        Ok(self.edit(w))
     }
 }
 
@@ -550,10 +568,7 @@ impl AnyMapper {
     pub fn edit(&self, w: Tensor<3>) -> Result<Tensor<3>> {
         match self {
             Self::Levels(m) => m.try_edit(w),
-            Self::Single(m) => {
-                check_w_plus(&w, m.mapping.dim())?;
-                Ok(m.edit(w))
-            }
+            Self::Single(m) => m.try_edit(w),
             Self::StyleSpace(_) => Err(Error::InvalidArgument(
                 "a StyleSpace mapper edits style codes: call edit_styles".into(),
             )),
@@ -562,10 +577,14 @@ impl AnyMapper {
 
     /// Edit the style code of `w` (`[B, n_latent, d]`) and return the edited style code: W+
     /// mappers edit `w` first, StyleSpace mappers edit `generator.styles(w)`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `w` is not `[B, n_latent, style_dim]` of `generator`
+    /// (checked by [`Generator::try_styles`]) or does not fit the mapper.
     pub fn edit_styles(&self, generator: &Generator, w: Tensor<3>) -> Result<StyleCode> {
         match self {
-            Self::StyleSpace(m) => m.edit(&generator.styles(w)),
-            _ => Ok(generator.styles(self.edit(w)?)),
+            Self::StyleSpace(m) => m.edit(&generator.try_styles(w)?),
+            _ => generator.try_styles(self.edit(w)?),
         }
     }
 
