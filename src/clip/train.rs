@@ -205,22 +205,14 @@ pub fn contrastive_loss(clip: &Clip, pairs: &Pairs) -> (Tensor<1>, Tensor<1>) {
 /// # Errors
 /// The two image tensors differ in shape, or the captions are not one per pair.
 pub fn invariance_loss(clip: &Clip, pairs: &InvariantPairs) -> Result<Tensor<1>> {
-    let (a, b) = (pairs.first.dims(), pairs.second.dims());
-    let t = pairs.tokens.dims()[0];
-    if a != b || a[0] != t || t == 0 {
-        return Err(Error::InvalidArgument(format!(
-            "invariant pairs need two image tensors of one shape and one caption per pair, \
-             got images {a:?} and {b:?} and {t} captions"
-        )));
-    }
-    let txt = l2_normalize(clip.encode_text(pairs.tokens.clone()));
-    let score = |x: &Tensor<4>| {
-        (l2_normalize(clip.encode_image(x.clone())) * txt.clone()).sum_dim(1)
-            * clip.logit_scale_exp().detach().reshape([1, 1])
-    };
-    Ok((score(&pairs.first) - score(&pairs.second))
-        .powi_scalar(2)
-        .mean())
+    let (first, second) = pair_scores(
+        clip,
+        &pairs.first,
+        &pairs.second,
+        &pairs.tokens,
+        "invariant",
+    )?;
+    Ok((first - second).powi_scalar(2).mean())
 }
 
 /// Mean pairwise logistic loss `softplus(score(worse) − score(better))` over ranked pairs,
@@ -232,20 +224,35 @@ pub fn invariance_loss(clip: &Clip, pairs: &InvariantPairs) -> Result<Tensor<1>>
 /// # Errors
 /// The two image tensors differ in shape, or the captions are not one per pair.
 pub fn ranking_loss(clip: &Clip, pairs: &RankedPairs) -> Result<Tensor<1>> {
-    let (a, b) = (pairs.better.dims(), pairs.worse.dims());
-    let t = pairs.tokens.dims()[0];
-    if a != b || a[0] != t || t == 0 {
+    let (better, worse) = pair_scores(clip, &pairs.better, &pairs.worse, &pairs.tokens, "ranked")?;
+    Ok(burn::tensor::activation::softplus(worse - better, 1.0).mean())
+}
+
+/// The scores `exp(s)·cos(image, caption_i)` `[P, 1]` of both images of each pair, the logit
+/// scale held fixed; the two image tensors go through the image tower as one batch.
+fn pair_scores(
+    clip: &Clip,
+    a: &Tensor<4>,
+    b: &Tensor<4>,
+    tokens: &Tensor<2, Int>,
+    what: &str,
+) -> Result<(Tensor<2>, Tensor<2>)> {
+    let (da, db) = (a.dims(), b.dims());
+    let t = tokens.dims()[0];
+    if da != db || da[0] != t || t == 0 {
         return Err(Error::InvalidArgument(format!(
-            "ranked pairs need two image tensors of one shape and one caption per pair, \
-             got images {a:?} and {b:?} and {t} captions"
+            "{what} pairs need two image tensors of one shape and one caption per pair, \
+             got images {da:?} and {db:?} and {t} captions"
         )));
     }
-    let txt = l2_normalize(clip.encode_text(pairs.tokens.clone()));
-    let score = |x: &Tensor<4>| {
-        (l2_normalize(clip.encode_image(x.clone())) * txt.clone()).sum_dim(1)
-            * clip.logit_scale_exp().detach().reshape([1, 1])
-    };
-    Ok(burn::tensor::activation::softplus(score(&pairs.worse) - score(&pairs.better), 1.0).mean())
+    let txt = l2_normalize(clip.encode_text(tokens.clone()));
+    let img = l2_normalize(clip.encode_image(Tensor::cat(vec![a.clone(), b.clone()], 0)));
+    let scale = clip.logit_scale_exp().detach().reshape([1, 1]);
+    let score = |x: Tensor<2>| (x * txt.clone()).sum_dim(1) * scale.clone();
+    Ok((
+        score(img.clone().narrow(0, 0, t)),
+        score(img.narrow(0, t, t)),
+    ))
 }
 
 impl ContrastiveTraining {

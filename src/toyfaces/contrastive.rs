@@ -169,20 +169,7 @@ pub fn ranked_pairs(
 ) -> Result<RankedPairs> {
     let mut rng =
         StdRng::seed_from_u64(seed.wrapping_mul(0x7b3e_a1c5_92d4_6f01) ^ (step as u64) ^ 0x4a2);
-    let mut betters: [Vec<(usize, Face)>; 3] = Default::default();
-    let mut worses: [Vec<(usize, Face)>; 3] = Default::default();
-    let mut captions = Vec::with_capacity(count);
-    for i in 0..count {
-        let s: u64 = rng.random();
-        let style = if rng.random_bool(0.8) {
-            Style::Photo
-        } else {
-            Style::Negative
-        };
-        let face = Face {
-            attributes: Attributes::sample(s),
-            jitter: Jitter::sample(s),
-        };
+    let (better, worse, tokens) = twin_pairs(&mut rng, count, tokenizer, device, |rng| {
         let k = [0, 1, 1, 2, 2, 2, 3, 4, 5][rng.random_range(0..9)];
         let mut named = vec![k];
         if rng.random_bool(1.0 / 3.0) {
@@ -190,16 +177,12 @@ pub fn ranked_pairs(
             let options: Vec<usize> = (0..6).filter(|&j| j != k && !(j < 2 && k < 2)).collect();
             named.push(options[rng.random_range(0..options.len())]);
         }
-        let twin = twin_of(face, k, &mut rng);
-        captions.push(face.attributes.caption_only(style, s, &named));
-        betters[style.index()].push((i, face));
-        worses[style.index()].push((i, twin));
-    }
-    let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
+        (named, k)
+    })?;
     Ok(RankedPairs {
-        better: styleclip_raw(render_in_order(&betters, device)?)?,
-        worse: styleclip_raw(render_in_order(&worses, device)?)?,
-        tokens: tokenizer.tokenize(&texts, device)?,
+        better,
+        worse,
+        tokens,
     })
 }
 
@@ -219,6 +202,38 @@ pub fn invariant_pairs(
 ) -> Result<InvariantPairs> {
     let mut rng =
         StdRng::seed_from_u64(seed.wrapping_mul(0x51a7_3e09_c4d2_11f5) ^ (step as u64) ^ 0x1a7);
+    let (first, second, tokens) = twin_pairs(&mut rng, count, tokenizer, device, |rng| {
+        let first: usize = rng.random_range(0..6);
+        let mut named = vec![first];
+        if rng.random_bool(0.3) {
+            let second = (first + rng.random_range(1..6)) % 6;
+            named.push(second);
+        }
+        let hair = |k: usize| k < 2;
+        let options: Vec<usize> = (0..6)
+            .filter(|k| !named.contains(k))
+            .filter(|&k| !(hair(k) && named.iter().any(|&n| hair(n))))
+            .collect();
+        let k = options[rng.random_range(0..options.len())];
+        (named, k)
+    })?;
+    Ok(InvariantPairs {
+        first,
+        second,
+        tokens,
+    })
+}
+
+/// `count` twin pairs drawn from `rng`: a photo (one in five a negative), its twin with
+/// attribute `k` changed, and the short caption of the first naming `named`, where `choose`
+/// picks `(named, k)`. Returns both images through [`styleclip_raw`] and the caption tokens.
+fn twin_pairs(
+    rng: &mut StdRng,
+    count: usize,
+    tokenizer: &Tokenizer,
+    device: &Device,
+    mut choose: impl FnMut(&mut StdRng) -> (Vec<usize>, usize),
+) -> Result<(Tensor<4>, Tensor<4>, Tensor<2, Int>)> {
     let mut firsts: [Vec<(usize, Face)>; 3] = Default::default();
     let mut seconds: [Vec<(usize, Face)>; 3] = Default::default();
     let mut captions = Vec::with_capacity(count);
@@ -233,29 +248,18 @@ pub fn invariant_pairs(
             attributes: Attributes::sample(s),
             jitter: Jitter::sample(s),
         };
-        let first: usize = rng.random_range(0..6);
-        let mut named = vec![first];
-        if rng.random_bool(0.3) {
-            let second = (first + rng.random_range(1..6)) % 6;
-            named.push(second);
-        }
-        let hair = |k: usize| k < 2;
-        let options: Vec<usize> = (0..6)
-            .filter(|k| !named.contains(k))
-            .filter(|&k| !(hair(k) && named.iter().any(|&n| hair(n))))
-            .collect();
-        let k = options[rng.random_range(0..options.len())];
-        let twin = twin_of(face, k, &mut rng);
+        let (named, k) = choose(rng);
+        let twin = twin_of(face, k, rng);
         captions.push(face.attributes.caption_only(style, s, &named));
         firsts[style.index()].push((i, face));
         seconds[style.index()].push((i, twin));
     }
     let texts: Vec<&str> = captions.iter().map(String::as_str).collect();
-    Ok(InvariantPairs {
-        first: styleclip_raw(render_in_order(&firsts, device)?)?,
-        second: styleclip_raw(render_in_order(&seconds, device)?)?,
-        tokens: tokenizer.tokenize(&texts, device)?,
-    })
+    Ok((
+        styleclip_raw(render_in_order(&firsts, device)?)?,
+        styleclip_raw(render_in_order(&seconds, device)?)?,
+        tokenizer.tokenize(&texts, device)?,
+    ))
 }
 
 /// The text prompts of zero-shot classification, one per class, for each attribute (in
