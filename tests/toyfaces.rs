@@ -414,19 +414,17 @@ fn mouth_balance_equalises_the_cost_of_a_smile_across_skins() {
     }
 }
 
-/// Invariant pairs: one short caption per pair, two different images per pair, a function of
-/// `(seed, step)` alone.
-#[test]
-fn invariant_pairs_are_seeded_twins_with_one_caption_each() {
-    use styleclip::clip::Tokenizer;
-    use styleclip::toyfaces::contrastive::invariant_pairs;
-    let device = Device::flex();
-    let tok = Tokenizer::new();
-    let p = invariant_pairs(3, 5, 6, &tok, &device).unwrap();
-    assert_eq!(p.first.dims(), [6, 3, 224, 224]);
-    assert_eq!(p.second.dims(), [6, 3, 224, 224]);
-    assert_eq!(p.tokens.dims()[0], 6);
-    let per_pair = (p.first.clone() - p.second.clone())
+/// Checks shared by the twin-pair sources: `[6, 3, 224, 224]` images twice, one caption per
+/// pair, the two images of every pair different, and the same draw again for the same
+/// `(seed, step)`.
+fn check_seeded_twin_pairs(
+    draw: impl Fn() -> (Tensor<4>, Tensor<4>, Tensor<2, Int>),
+) -> Tensor<2, Int> {
+    let (a, b, tokens) = draw();
+    assert_eq!(a.dims(), [6, 3, 224, 224]);
+    assert_eq!(b.dims(), [6, 3, 224, 224]);
+    assert_eq!(tokens.dims()[0], 6);
+    let per_pair = (a.clone() - b)
         .abs()
         .sum_dim(3)
         .sum_dim(2)
@@ -439,10 +437,25 @@ fn invariant_pairs_are_seeded_twins_with_one_caption_each() {
         per_pair.iter().all(|&d| d > 0.0),
         "a twin equals its pair: {per_pair:?}"
     );
-    let again = invariant_pairs(3, 5, 6, &tok, &device).unwrap();
-    let same = (again.first - p.first).abs().max().into_scalar::<f32>();
+    let (again, _, again_tokens) = draw();
+    let same = (again - a).abs().max().into_scalar::<f32>();
     assert_eq!(same, 0.0);
-    assert_eq!(again.tokens.into_data(), p.tokens.into_data());
+    assert_eq!(again_tokens.into_data(), tokens.clone().into_data());
+    tokens
+}
+
+/// Invariant pairs: one short caption per pair, two different images per pair, a function of
+/// `(seed, step)` alone.
+#[test]
+fn invariant_pairs_are_seeded_twins_with_one_caption_each() {
+    use styleclip::clip::Tokenizer;
+    use styleclip::toyfaces::contrastive::invariant_pairs;
+    let device = Device::flex();
+    let tok = Tokenizer::new();
+    check_seeded_twin_pairs(|| {
+        let p = invariant_pairs(3, 5, 6, &tok, &device).unwrap();
+        (p.first, p.second, p.tokens)
+    });
 }
 
 /// Ranked pairs: one short caption per pair, two different images per pair, a function of
@@ -453,36 +466,14 @@ fn ranked_pairs_are_seeded_twins_with_one_short_caption_each() {
     use styleclip::toyfaces::contrastive::ranked_pairs;
     let device = Device::flex();
     let tok = Tokenizer::new();
-    let p = ranked_pairs(3, 5, 6, &tok, &device).unwrap();
-    assert_eq!(p.better.dims(), [6, 3, 224, 224]);
-    assert_eq!(p.worse.dims(), [6, 3, 224, 224]);
-    assert_eq!(p.tokens.dims()[0], 6);
-    let per_pair = (p.better.clone() - p.worse.clone())
-        .abs()
-        .sum_dim(3)
-        .sum_dim(2)
-        .sum_dim(1)
-        .reshape([6])
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .unwrap();
-    assert!(
-        per_pair.iter().all(|&d| d > 0.0),
-        "a twin equals its pair: {per_pair:?}"
-    );
+    let tokens = check_seeded_twin_pairs(|| {
+        let p = ranked_pairs(3, 5, 6, &tok, &device).unwrap();
+        (p.better, p.worse, p.tokens)
+    });
     // Short captions: "a/an [adjective] noun [suffix] with ..." naming one or two attributes.
-    let tokens = p
-        .tokens
-        .clone()
-        .into_data()
-        .try_into_vec_as::<i64>()
-        .unwrap();
+    let tokens = tokens.into_data().try_into_vec_as::<i64>().unwrap();
     for row in tokens.chunks(77) {
         let len = row.iter().position(|&t| t == 49407).unwrap();
         assert!(len <= 16, "caption of {len} tokens is not short");
     }
-    let again = ranked_pairs(3, 5, 6, &tok, &device).unwrap();
-    let same = (again.better - p.better).abs().max().into_scalar::<f32>();
-    assert_eq!(same, 0.0);
-    assert_eq!(again.tokens.into_data(), p.tokens.into_data());
 }
