@@ -81,7 +81,14 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
-
+    /// An image file that cannot be decoded (unknown format, truncated, corrupt).
+    #[error("{path} is not a readable image (PNG, JPEG or WebP): {reason}")]
+    NotAnImage {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
     /// An argument outside its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

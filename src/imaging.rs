@@ -1,4 +1,7 @@
-//! Turning generator output into 8-bit pixels.
+//! Images in and out: generator output to 8-bit pixels and PNG files, and image files (PNG,
+//! JPEG, WebP) to generator-sized tensors in `[-1, 1]`.
+
+use std::path::Path;
 
 use burn::prelude::*;
 
@@ -76,5 +79,177 @@ pub fn grid(images: &[Rgb8], cols: usize, pad: usize) -> Result<Rgb8> {
         width: gw,
         height: gh,
         data,
+    })
+}
+
+/// Read an image file (PNG, JPEG or WebP; the format is sniffed from the bytes) as 8-bit RGB.
+/// Grey and alpha channels are converted (alpha is dropped, not blended).
+///
+/// # Errors
+/// [`Error::FileNotFound`], [`Error::Io`], or [`Error::NotAnImage`] naming the file and what
+/// the decoder found wrong.
+pub fn read_rgb8(path: impl AsRef<Path>) -> Result<Rgb8> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Err(Error::FileNotFound(path.to_path_buf()));
+    }
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let not_an_image = |reason: String| Error::NotAnImage {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if reader.format().is_none() {
+        return Err(not_an_image(
+            "unknown format (the first bytes match no PNG, JPEG or WebP signature)".into(),
+        ));
+    }
+    let mut decoder = reader;
+    // Decoding limits: a declared size far beyond any photo is refused before allocation.
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(1 << 30);
+    decoder.limits(limits);
+    let img = decoder.decode().map_err(|e| not_an_image(e.to_string()))?;
+    let rgb = img.into_rgb8();
+    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
+    if width == 0 || height == 0 {
+        return Err(not_an_image("the image has no pixels".into()));
+    }
+    Ok(Rgb8 {
+        width,
+        height,
+        data: rgb.into_raw(),
+    })
+}
+
+/// The largest width or height [`read_rgb8`] decodes (16 384 px).
+pub const MAX_SIDE: u32 = 16_384;
+
+/// The central square of `img` (side `min(width, height)`, offset `⌊(long − short) / 2⌋`)
+/// resized to `size × size` with a Lanczos-3 filter computed in f32 (no 8-bit rounding
+/// between the passes). A square image of side `size` is returned unchanged.
+///
+/// This is how [`load_image`] fits a photo to a generator. It is not PIL's bilinear resize of
+/// rosinality's `projector.py` (`Resize(256)` then `CenterCrop(256)`): pixels differ slightly
+/// at the same size; parity with the official projector is on tensors, not on files.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when `size` is 0 or the image is empty or inconsistent.
+pub fn fit_square(img: &Rgb8, size: usize) -> Result<Rgb8> {
+    let (w, h) = (img.width, img.height);
+    if size == 0 || w == 0 || h == 0 || img.data.len() != w * h * 3 {
+        return Err(Error::InvalidArgument(format!(
+            "cannot fit a {w}×{h} image ({} bytes) to a {size}-px square",
+            img.data.len()
+        )));
+    }
+    let side = w.min(h);
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    if side == size && w == h {
+        return Ok(img.clone());
+    }
+    let mut square = image::Rgb32FImage::new(side as u32, side as u32);
+    for (y, row) in square.rows_mut().enumerate() {
+        for (x, px) in row.enumerate() {
+            let at = ((y0 + y) * w + x0 + x) * 3;
+            let c = &img.data[at..at + 3];
+            *px = image::Rgb([c[0] as f32, c[1] as f32, c[2] as f32]);
+        }
+    }
+    let out = if side == size {
+        square
+    } else {
+        image::imageops::resize(
+            &square,
+            size as u32,
+            size as u32,
+            image::imageops::FilterType::Lanczos3,
+        )
+    };
+    Ok(Rgb8 {
+        width: size,
+        height: size,
+        data: out
+            .into_raw()
+            .into_iter()
+            .map(|v| v.round().clamp(0.0, 255.0) as u8)
+            .collect(),
+    })
+}
+
+/// 8-bit images to a `[B, 3, H, W]` tensor in `[-1, 1]`: `x / 127.5 − 1`, the inverse of
+/// [`to_rgb8`] (torchvision's `ToTensor` then `Normalize(0.5, 0.5)`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when there are no images, they differ in size, or a buffer does
+/// not hold `width · height · 3` bytes.
+pub fn from_rgb8(images: &[Rgb8], device: &Device) -> Result<Tensor<4>> {
+    let first = images
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("no images to convert".into()))?;
+    let (w, h) = (first.width, first.height);
+    if let Some(bad) = images
+        .iter()
+        .find(|i| i.width != w || i.height != h || i.data.len() != w * h * 3)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "images must share one size with 3 bytes a pixel: {w}×{h} and {}×{} ({} bytes)",
+            bad.width,
+            bad.height,
+            bad.data.len()
+        )));
+    }
+    let data: Vec<f32> = images
+        .iter()
+        .flat_map(|i| i.data.iter().map(|&v| v as f32 / 127.5 - 1.0))
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(data, [images.len(), h, w, 3]), device);
+    Ok(x.permute([0, 3, 1, 2]))
+}
+
+/// Read an image file and fit it to a generator: [`read_rgb8`], [`fit_square`] to
+/// `size × size`, [`from_rgb8`]. Returns `[1, 3, size, size]` in `[-1, 1]`.
+///
+/// Face generators (FFHQ) expect an aligned face crop: eyes and mouth where FFHQ puts them.
+/// This function only crops the centre and resizes; align a photo first (for example with the
+/// FFHQ recipe from landmarks) or the inversion will be poor.
+///
+/// # Errors
+/// As [`read_rgb8`] and [`fit_square`].
+pub fn load_image(path: impl AsRef<Path>, size: usize, device: &Device) -> Result<Tensor<4>> {
+    let img = fit_square(&read_rgb8(path)?, size)?;
+    from_rgb8(&[img], device)
+}
+
+/// Write an 8-bit RGB image as PNG.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for an inconsistent buffer, [`Error::Io`] when the file cannot
+/// be written.
+pub fn save_png(path: impl AsRef<Path>, img: &Rgb8) -> Result<()> {
+    let path = path.as_ref();
+    if img.width == 0 || img.height == 0 || img.data.len() != img.width * img.height * 3 {
+        return Err(Error::InvalidArgument(format!(
+            "cannot save a {}×{} image from {} bytes",
+            img.width,
+            img.height,
+            img.data.len()
+        )));
+    }
+    image::save_buffer_with_format(
+        path,
+        &img.data,
+        img.width as u32,
+        img.height as u32,
+        image::ColorType::Rgb8,
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| match e {
+        image::ImageError::IoError(io) => Error::io(path, io),
+        other => Error::io(path, std::io::Error::other(other.to_string())),
     })
 }

@@ -11,6 +11,7 @@
 //!   and TorchScript formats, preprocessing) and its byte-level BPE tokenizer.
 //! - [`arcface`]: the IR-SE50 face-identity network and StyleCLIP's ID loss.
 //! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
+//! - [`invert`]: real images in: a photo's W+ latent by optimisation (rosinality's projector).
 //! - [`toyfaces`]: a procedural cartoon-face world with known attributes, for offline edits.
 //! - `pretrained` (feature `pretrained`): the catalogue of official checkpoints, found in a
 //!   user folder or the Hugging Face cache and verified by sha256.
@@ -39,6 +40,7 @@ pub mod device;
 pub mod edit;
 pub mod error;
 pub mod imaging;
+pub mod invert;
 pub mod latents;
 pub mod ops;
 #[cfg(feature = "pretrained")]

@@ -10,14 +10,7 @@ pub fn save_grid(
     cols: usize,
     pad: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let sheet = grid(images, cols, pad)?;
-    image::save_buffer(
-        path,
-        &sheet.data,
-        sheet.width as u32,
-        sheet.height as u32,
-        image::ColorType::Rgb8,
-    )?;
+    styleclip::imaging::save_png(path, &grid(images, cols, pad)?)?;
     Ok(())
 }
 

@@ -22,3 +22,5 @@ pub use crate::ops::ModConvMode;
 pub use config::GeneratorConfig;
 pub use generator::{Generator, NoiseMode};
 pub use style_code::{LayerKind, StyleCode, StyleLayer};
+
+pub(crate) use generator::normal;
