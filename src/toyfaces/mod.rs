@@ -10,6 +10,8 @@
 //! - [`score`]: the attribute values a prompt asks for and the oracle's verdict on an edit.
 //! - [`world`]: [`ToyFaces`], the shipped networks loaded together.
 //! - [`edits`]: the three methods on the toy world and their oracle-measured rates.
+//! - [`inversion`]: renders projected into the generator (real images in) and the oracle's
+//!   reading of the reconstructions.
 //! - [`oracle`]: a supervised CNN that reads the attributes and style back; it scores edits.
 //!
 //! The world renders at [`SIZE`] px. It is a miniature of StyleCLIP's face experiments with
@@ -19,6 +21,7 @@ pub mod attributes;
 pub mod contrastive;
 pub mod edits;
 pub mod fit;
+pub mod inversion;
 pub mod oracle;
 pub mod render;
 pub mod score;
