@@ -288,7 +288,8 @@ impl Lpips {
     /// `[N, 3, H, W]` → `[N, C_k, H_k, W_k]` with `C` = [`CHANNELS`] and `H_k = ⌊H / 2^k⌋`.
     ///
     /// # Panics
-    /// If `x` does not have 3 channels (burn's conv assertion), or is smaller than 16 px.
+    /// If `x` does not have 3 channels (burn's conv assertion). Images under 16 px leave
+    /// relu5_3 empty and are not supported; [`Lpips::try_distance`] rejects them.
     pub fn taps(&self, x: Tensor<4>) -> [Tensor<4>; 5] {
         let device = x.device();
         let shift = Tensor::<1>::from_floats(SHIFT, &device).reshape([1, 3, 1, 1]);
