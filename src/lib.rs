@@ -10,6 +10,7 @@
 //! - [`clip`] + [`tokenizer`]: OpenAI CLIP (ViT towers, loaders for the OpenAI, Hugging Face
 //!   and TorchScript formats, preprocessing) and its byte-level BPE tokenizer.
 //! - [`arcface`]: the IR-SE50 face-identity network and StyleCLIP's ID loss.
+//! - [`lpips`]: the LPIPS v0.1 (VGG16) perceptual distance, the loss of photo inversion.
 //! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
 //! - [`invert`]: real images in: a photo's W+ latent by optimisation (rosinality's projector).
 //! - [`toyfaces`]: a procedural cartoon-face world with known attributes, for offline edits.
@@ -42,6 +43,7 @@ pub mod error;
 pub mod imaging;
 pub mod invert;
 pub mod latents;
+pub mod lpips;
 pub mod ops;
 #[cfg(feature = "pretrained")]
 pub mod pretrained;
