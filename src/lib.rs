@@ -10,6 +10,7 @@
 //! - [`clip`] + [`tokenizer`]: OpenAI CLIP (ViT towers, loaders for the OpenAI, Hugging Face
 //!   and TorchScript formats, preprocessing) and its byte-level BPE tokenizer.
 //! - [`arcface`]: the IR-SE50 face-identity network and StyleCLIP's ID loss.
+//! - [`e4e`]: the e4e encoder (real face photo → W+), sharing ArcFace's IR-SE50 blocks.
 //! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
 //! - [`toyfaces`]: a procedural cartoon-face world with known attributes, for offline edits.
 //! - `pretrained` (feature `pretrained`): the catalogue of official checkpoints, found in a
@@ -36,6 +37,7 @@
 pub mod arcface;
 pub mod clip;
 pub mod device;
+pub mod e4e;
 pub mod edit;
 pub mod error;
 pub mod imaging;
