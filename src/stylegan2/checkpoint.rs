@@ -5,7 +5,8 @@
 //! or a bare generator state dict, or the decoder of a StyleCLIP mapper or e4e checkpoint
 //! (`state_dict.decoder.*`; e4e's top-level `latent_avg` is `[18, 512]`, one w repeated per
 //! row, and loads as that w). Only `g_ema` (else the bare dict, else `g`, else the decoder) is
-//! read; the discriminator and optimiser entries are ignored. The configuration is inferred from shapes:
+//! read; the discriminator and optimiser entries are ignored. The configuration is inferred
+//! from shapes:
 //! - `style_dim`  ← `conv1.conv.modulation.weight` `[C4, style_dim]`
 //! - `n_mlp`      ← how many `style.{1..}.weight` there are (index 0 is the parameterless PixelNorm)
 //! - `size`       ← `4 · 2^(number of to_rgbs.{j})`
@@ -70,18 +71,17 @@ impl Generator {
             None => None,
             Some(shape) => {
                 let d = config.style_dim;
-                // `[D]`, `[1, D]`, or e4e's `[n_latent, D]`: one w repeated per style row.
-                let rows = match *shape {
-                    [w] if w == d => 1,
-                    [r, w] if w == d && r >= 1 => r,
-                    _ => {
-                        return Err(Error::ShapeMismatch {
-                            key: "latent_avg".into(),
-                            expected: vec![d],
-                            found: shape.to_vec(),
-                        });
-                    }
-                };
+                // `D` values in any shape (`[D]`, `[1, D]`), or e4e's `[n_latent, D]`: one w
+                // repeated per style row.
+                let n: usize = shape.iter().product();
+                let rows = n / d.max(1);
+                if n == 0 || n != rows * d || (n != d && shape.last() != Some(&d)) {
+                    return Err(Error::ShapeMismatch {
+                        key: "latent_avg".into(),
+                        expected: vec![d],
+                        found: shape.to_vec(),
+                    });
+                }
                 let (mut v, _) = file.read_f32("latent_avg")?;
                 if v.chunks(d).any(|row| row != &v[..d]) {
                     return Err(Error::InvalidConfig(format!(
