@@ -7,6 +7,9 @@
 //! (`input_layer.0.weight`, `body.3.res_layer.5.fc1.weight`, …), so the file loads as it is. Inference only: BatchNorm uses its running statistics, Dropout is the
 //! identity.
 //!
+//! The building blocks ([`BatchNorm`], [`Conv`], [`PRelu`], [`BottleneckIrSe`]) and the 24-unit
+//! body are shared with the e4e encoder ([`crate::e4e`]), whose checkpoint uses the same keys.
+//!
 //! [`ArcFace::id_features`] and [`ArcFace::id_loss`] reproduce `criteria/id_loss.py`: adaptive
 //! average pool to 256 px when needed, crop `[35:223, 32:220]`, adaptive average pool to 112 px,
 //! embed, and `mean(1 − ⟨f(ŷ), f(y)⟩)` with the target features detached.
@@ -39,7 +42,7 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
-    fn build<S: ParamSource>(src: &mut S, key: &str, c: usize) -> Result<Self> {
+    pub(crate) fn build<S: ParamSource>(src: &mut S, key: &str, c: usize) -> Result<Self> {
         let mut p = |name: &str, init| -> Result<Param<Tensor<1>>> {
             Ok(Param::from_tensor(src.tensor(
                 &join(key, name),
@@ -76,7 +79,7 @@ pub struct Conv {
 }
 
 impl Conv {
-    fn build<S: ParamSource>(
+    pub(crate) fn build<S: ParamSource>(
         src: &mut S,
         key: &str,
         cin: usize,
@@ -111,6 +114,17 @@ pub struct PRelu {
 }
 
 impl PRelu {
+    /// `key.weight` `[c]`, initialised to PyTorch's 0.25.
+    pub(crate) fn build<S: ParamSource>(src: &mut S, key: &str, c: usize) -> Result<Self> {
+        Ok(Self {
+            weight: Param::from_tensor(src.tensor(
+                &join(key, "weight"),
+                [c],
+                Init::Constant(0.25),
+            )?),
+        })
+    }
+
     /// `max(x, 0) + a · min(x, 0)` per channel.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let c = self.weight.dims()[0];
@@ -158,7 +172,7 @@ pub struct BottleneckIrSe {
 }
 
 impl BottleneckIrSe {
-    fn build<S: ParamSource>(
+    pub(crate) fn build<S: ParamSource>(
         src: &mut S,
         key: &str,
         cin: usize,
@@ -177,13 +191,7 @@ impl BottleneckIrSe {
         Ok(Self {
             bn1: BatchNorm::build(src, &r(0), cin)?,
             conv1: Conv::build(src, &r(1), cin, depth, 3, 1)?,
-            prelu: PRelu {
-                weight: Param::from_tensor(src.tensor(
-                    &join(&r(2), "weight"),
-                    [depth],
-                    Init::Constant(0.25),
-                )?),
-            },
+            prelu: PRelu::build(src, &r(2), depth)?,
             conv2: Conv::build(src, &r(3), depth, depth, 3, stride)?,
             bn2: BatchNorm::build(src, &r(4), depth)?,
             se: SeModule {
@@ -254,6 +262,21 @@ pub struct ArcFace {
 const IR50_STAGES: [(usize, usize, usize); 4] =
     [(64, 64, 3), (64, 128, 4), (128, 256, 14), (256, 512, 3)];
 
+/// The 24 IR-SE units of `get_blocks(50)` under `key.{i}` (`body.{i}` in both ArcFace and e4e):
+/// stages of 3, 4, 14 and 3 units (64, 128, 256 and 512 channels), each stage opening with a
+/// stride-2 unit. Shared with [`crate::e4e`].
+pub(crate) fn ir50_body<S: ParamSource>(src: &mut S, key: &str) -> Result<Vec<BottleneckIrSe>> {
+    let mut body = Vec::new();
+    for (cin, depth, units) in IR50_STAGES {
+        for u in 0..units {
+            let (i, stride) = if u == 0 { (cin, 2) } else { (depth, 1) };
+            let unit_key = join(key, &body.len().to_string());
+            body.push(BottleneckIrSe::build(src, &unit_key, i, depth, stride)?);
+        }
+    }
+    Ok(body)
+}
+
 impl ArcFace {
     /// Load `model_ir_se50.pth` (or the same keys in safetensors); f16 loads as f32.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
@@ -272,24 +295,12 @@ impl ArcFace {
     }
 
     fn build<S: ParamSource>(src: &mut S) -> Result<Self> {
-        let mut body = Vec::new();
-        for (cin, depth, units) in IR50_STAGES {
-            for u in 0..units {
-                let (i, stride) = if u == 0 { (cin, 2) } else { (depth, 1) };
-                let key = format!("body.{}", body.len());
-                body.push(BottleneckIrSe::build(src, &key, i, depth, stride)?);
-            }
-        }
+        // Body first: `RandomInit` draws in call order, and `new_seeded` keeps its numbers.
+        let body = ir50_body(src, "body")?;
         Ok(Self {
             input_conv: Conv::build(src, "input_layer.0", 3, 64, 3, 1)?,
             input_bn: BatchNorm::build(src, "input_layer.1", 64)?,
-            input_prelu: PRelu {
-                weight: Param::from_tensor(src.tensor(
-                    "input_layer.2.weight",
-                    [64],
-                    Init::Constant(0.25),
-                )?),
-            },
+            input_prelu: PRelu::build(src, "input_layer.2", 64)?,
             body,
             output: OutputLayer {
                 bn2d: BatchNorm::build(src, "output_layer.0", 512)?,

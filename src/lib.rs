@@ -11,6 +11,7 @@
 //!   and TorchScript formats, preprocessing) and its byte-level BPE tokenizer.
 //! - [`arcface`]: the IR-SE50 face-identity network and StyleCLIP's ID loss.
 //! - [`lpips`]: the LPIPS v0.1 (VGG16) perceptual distance, the loss of photo inversion.
+//! - [`e4e`]: the e4e encoder (real face photo → W+), sharing ArcFace's IR-SE50 blocks.
 //! - [`weights`]: safe readers for `torch.save`, TorchScript and safetensors files.
 //! - [`invert`]: real images in: a photo's W+ latent by optimisation (rosinality's projector).
 //! - [`toyfaces`]: a procedural cartoon-face world with known attributes, for offline edits.
@@ -38,6 +39,7 @@
 pub mod arcface;
 pub mod clip;
 pub mod device;
+pub mod e4e;
 pub mod edit;
 pub mod error;
 pub mod imaging;

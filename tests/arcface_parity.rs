@@ -7,23 +7,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use burn::prelude::*;
-use common::{assert_close, fixture, load};
+use common::{assert_close, fixture, hash_uniform, load};
 use styleclip::arcface::ArcFace;
 use styleclip::weights::TensorFile;
 
 const TOL: f32 = 1e-4;
-
-/// `hash_uniform` of the fixture script: an integer hash of (k, i) mapped to [-1, 1).
-fn hash_uniform(k: u64, n: usize) -> Vec<f32> {
-    (0..n as u64)
-        .map(|i| {
-            let mut h = (i.wrapping_mul(2654435761) ^ (k * 97531 + 12345)) & 0xFFFF_FFFF;
-            h = ((h ^ (h >> 15)) * 73244475) & 0xFFFF_FFFF;
-            h ^= h >> 13;
-            (h as f64 / 4294967296.0 * 2.0 - 1.0) as f32
-        })
-        .collect()
-}
 
 /// The fixture script's `formula`.
 fn formula(key: &str, k: u64, shape: &[usize]) -> Vec<f32> {

@@ -2,8 +2,11 @@
 //!
 //! Official (`torch.save`, as written by rosinality's `convert_weight.py` and used by StyleCLIP):
 //! `{"g_ema": state_dict, "latent_avg": [512] or [1, 512], "g": .., "d": .., "g_optim": ..}`,
-//! or a bare generator state dict. Only `g_ema` (else the bare dict, else `g`) is read; the
-//! discriminator and optimiser entries are ignored. The configuration is inferred from shapes:
+//! or a bare generator state dict, or the decoder of a StyleCLIP mapper or e4e checkpoint
+//! (`state_dict.decoder.*`; e4e's top-level `latent_avg` is `[18, 512]`, one w repeated per
+//! row, and loads as that w). Only `g_ema` (else the bare dict, else `g`, else the decoder) is
+//! read; the discriminator and optimiser entries are ignored. The configuration is inferred
+//! from shapes:
 //! - `style_dim`  ← `conv1.conv.modulation.weight` `[C4, style_dim]`
 //! - `n_mlp`      ← how many `style.{1..}.weight` there are (index 0 is the parameterless PixelNorm)
 //! - `size`       ← `4 · 2^(number of to_rgbs.{j})`
@@ -67,16 +70,28 @@ impl Generator {
         let avg = match file.shape("latent_avg") {
             None => None,
             Some(shape) => {
+                let d = config.style_dim;
+                // `D` values in any shape (`[D]`, `[1, D]`), or e4e's `[n_latent, D]`: one w
+                // repeated per style row.
                 let n: usize = shape.iter().product();
-                if n != config.style_dim {
+                let rows = n / d.max(1);
+                if n == 0 || n != rows * d || (n != d && shape.last() != Some(&d)) {
                     return Err(Error::ShapeMismatch {
                         key: "latent_avg".into(),
-                        expected: vec![config.style_dim],
+                        expected: vec![d],
                         found: shape.to_vec(),
                     });
                 }
-                let (v, _) = file.read_f32("latent_avg")?;
-                Some(Tensor::from_data(TensorData::new(v, [n]), device))
+                let (mut v, _) = file.read_f32("latent_avg")?;
+                if v.chunks(d).any(|row| row != &v[..d]) {
+                    return Err(Error::InvalidConfig(format!(
+                        "`latent_avg` in {} is [{rows}, {d}] with differing rows; a generator \
+                         needs one mean w",
+                        file.path().display()
+                    )));
+                }
+                v.truncate(d);
+                Some(Tensor::from_data(TensorData::new(v, [d]), device))
             }
         };
         Ok(g.with_latent_avg(avg))

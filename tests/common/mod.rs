@@ -7,6 +7,19 @@ use burn::prelude::*;
 use styleclip::clip::ClipConfig;
 use styleclip::weights::TensorFile;
 
+/// `hash_uniform` of `scripts/gen_arcface_fixtures.py`: an integer hash of (k, i) mapped to
+/// [-1, 1), exact in both languages, for weights too many to commit.
+pub fn hash_uniform(k: u64, n: usize) -> Vec<f32> {
+    (0..n as u64)
+        .map(|i| {
+            let mut h = (i.wrapping_mul(2654435761) ^ (k * 97531 + 12345)) & 0xFFFF_FFFF;
+            h = ((h ^ (h >> 15)) * 73244475) & 0xFFFF_FFFF;
+            h ^= h >> 13;
+            (h as f64 / 4294967296.0 * 2.0 - 1.0) as f32
+        })
+        .collect()
+}
+
 /// `tests/fixtures/<rel>`.
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
