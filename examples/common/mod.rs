@@ -3,6 +3,8 @@
 
 use styleclip::imaging::{Rgb8, grid};
 
+pub mod methods;
+
 /// Lay `images` out `cols` per row with `pad` pixels between them and write a PNG.
 pub fn save_grid(
     path: &str,

@@ -65,6 +65,13 @@ pub trait Perceptual {
     fn distance(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Tensor<1>>;
 }
 
+/// LPIPS as the projector's perceptual distance ([`crate::lpips::Lpips::try_distance`]).
+impl Perceptual for crate::lpips::Lpips {
+    fn distance(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Tensor<1>> {
+        self.try_distance(a, b)
+    }
+}
+
 /// The projector's settings, with the official defaults ([`Projector::default`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projector {
