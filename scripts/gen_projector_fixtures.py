@@ -10,8 +10,11 @@ What the shims change, and nothing else:
 - `from model import Generator` gets rosinality's `model.py` (CPU `op` stand-ins from
   official_cpu.py) with the fixture's channel table (16, 12, 10, 8) instead of 512 everywhere.
 - `torch.load(args.ckpt)` reads the fixture generator (f16 weights, loaded as f32).
-- `lpips.PerceptualLoss` is a stand-in that returns 0 (LPIPS parity is its own test), so the
-  loss is `1e5 · noise_regularize + mse · MSE` with `--mse 1`.
+- `lpips.PerceptualLoss`: in modes `w` and `wplus` a stand-in that returns 0, so the loss is
+  `1e5 · noise_regularize + MSE` (`--mse 1`); in mode `wplus_lpips` (the official defaults,
+  `--mse 0`) PyPI `lpips.LPIPS(net='vgg', version='0.1')` (bit-identical to the copy bundled
+  with the projector) with the formula weights of scripts/gen_lpips_fixtures.py, called as the
+  bundled `PerceptualLoss.forward(pred, target)` calls its model: `model(target, pred)`.
 - `torch.optim.Adam` is the real one, subclassed only to record, after each `step()`, the
   script's own loss terms, learning rate and noise strength; the initial
   noise maps are recorded when the optimiser is built. `torch.randn_like` (the per-step latent
@@ -57,7 +60,40 @@ def main():
         def __call__(self, a, b):
             return torch.zeros(a.shape[0], 1, 1, 1)
 
-    official_cpu.stub("lpips", PerceptualLoss=NoPercept)
+    import lpips as pypi_lpips
+    import gen_lpips_fixtures
+
+    class FormulaLpips:
+        def __init__(self, *a, **k):
+            self.net = pypi_lpips.LPIPS(net="vgg", version="0.1", pnet_rand=True, verbose=False)
+            w = gen_lpips_fixtures.formula_weights()
+            sd = {}
+            for k2, v in w.items():
+                if k2.startswith("features."):
+                    n = int(k2.split(".")[1])
+                    sd[f"net.slice{gen_lpips_fixtures.SLICE_OF[n]}.{k2[len('features.'):]}"] = v
+                else:
+                    sd[k2] = v
+            missing, unexpected = self.net.load_state_dict(sd, strict=False)
+            assert not unexpected, unexpected
+            assert all(m.startswith(("lins.", "scaling_layer.")) for m in missing), missing
+            self.net.eval()
+
+        def __call__(self, pred, target):
+            return self.net(target, pred)
+
+    sys.modules.pop("lpips", None)
+    sys.modules["lpips_pypi"] = pypi_lpips
+    percept = {"impl": NoPercept}
+
+    class Switch:
+        def __init__(self, *a, **k):
+            self.inner = percept["impl"](*a, **k)
+
+        def __call__(self, a, b):
+            return self.inner(a, b)
+
+    official_cpu.stub("lpips", PerceptualLoss=Switch)
     ckpt = torch.load(GENERATOR, weights_only=False)
     real_load = torch.load
     torch.load = lambda path, *a, **k: ckpt if path == "generator.pt" else real_load(path, *a, **k)
@@ -84,6 +120,8 @@ def main():
             Image.fromarray(a).save(os.path.join(OUT, f"target{i}.png"))
         for mode in ["w", "wplus"]:
             tensors.update(run(mode, files, tmp))
+        percept["impl"] = FormulaLpips
+        tensors.update(run("wplus_lpips", files, tmp))
     save_file({k: v.contiguous() for k, v in tensors.items()},
               os.path.join(OUT, "run.ref.safetensors"))
 
@@ -126,9 +164,10 @@ def run(mode, files, cwd):
     torch.randn = randn
     torch.randn_like = randn_like
     argv = sys.argv
-    sys.argv = ["projector.py", "--ckpt", "generator.pt", "--size", str(SIZE), "--step",
-                str(STEPS), "--mse", "1"] + (["--w_plus"] if mode == "wplus" else []) + files
-    torch.manual_seed(11 if mode == "w" else 12)
+    sys.argv = (["projector.py", "--ckpt", "generator.pt", "--size", str(SIZE), "--step",
+                 str(STEPS), "--mse", "0" if mode == "wplus_lpips" else "1"]
+                + (["--w_plus"] if mode.startswith("wplus") else []) + files)
+    torch.manual_seed({"w": 11, "wplus": 12, "wplus_lpips": 13}[mode])
     src = open(os.path.join(sys.modules["rosinality_model"].__file__.rsplit("/", 1)[0],
                             "projector.py")).read()
     here = os.getcwd()
@@ -153,6 +192,7 @@ def run(mode, files, cwd):
         p + "lr": torch.tensor([s["lr"] for s in record["steps"]], dtype=torch.float64),
         p + "strength": torch.tensor([s["strength"] for s in record["steps"]],
                                      dtype=torch.float64),
+        p + "p_loss": torch.tensor([s["p_loss"] for s in record["steps"]], dtype=torch.float64),
         p + "n_loss": torch.tensor([s["n_loss"] for s in record["steps"]], dtype=torch.float64),
         p + "mse": torch.tensor([s["mse"] for s in record["steps"]], dtype=torch.float64),
         p + "loss": torch.tensor([s["loss"] for s in record["steps"]], dtype=torch.float64),

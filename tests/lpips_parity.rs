@@ -13,70 +13,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::prelude::*;
-use common::{fixture, load, rel_err};
+use common::{fixture, hash_uniform, load, lpips_formula, rel_err};
 use styleclip::Error;
 use styleclip::lpips::{CHANNELS, Lpips, SLICES};
 use styleclip::weights::TensorFile;
 
 const TOL: f32 = 1e-5;
 
-/// `hash_uniform` of the fixture script: an integer hash of (k, i) mapped to [-1, 1).
-fn hash_uniform(k: u64, n: usize) -> Vec<f32> {
-    (0..n as u64)
-        .map(|i| {
-            let mut h = (i.wrapping_mul(2654435761) ^ (k * 97531 + 12345)) & 0xFFFF_FFFF;
-            h = ((h ^ (h >> 15)) * 73244475) & 0xFFFF_FFFF;
-            h ^= h >> 13;
-            (h as f64 / 4294967296.0 * 2.0 - 1.0) as f32
-        })
-        .collect()
-}
-
-/// The torchvision index of each convolution, in order.
-fn feature_indices() -> Vec<usize> {
-    SLICES.iter().flat_map(|s| s.iter().copied()).collect()
-}
-
-/// The fixture script's `formula_weights`, by torchvision / release key.
-fn formula(key: &str, shape: &[usize]) -> Vec<f32> {
-    let n: usize = shape.iter().product();
-    if let Some(k) = key
-        .strip_prefix("lin")
-        .and_then(|r| r.strip_suffix(".model.1.weight"))
-    {
-        let k: u64 = k.parse().unwrap();
-        return hash_uniform(26 + k, n)
-            .into_iter()
-            .map(|u| 0.05 + 0.5 * u.abs())
-            .collect();
-    }
-    let parts: Vec<&str> = key.split('.').collect();
-    assert_eq!(parts[0], "features", "unexpected key {key}");
-    let conv = feature_indices()
-        .iter()
-        .position(|&f| f.to_string() == parts[1])
-        .unwrap() as u64;
-    if parts[2] == "weight" {
-        let fan_in: usize = shape[1..].iter().product();
-        let s = (6.0 / fan_in as f64).sqrt() as f32;
-        hash_uniform(2 * conv, n)
-            .into_iter()
-            .map(|u| u * s)
-            .collect()
-    } else {
-        hash_uniform(2 * conv + 1, n)
-            .into_iter()
-            .map(|u| 0.05 * u)
-            .collect()
-    }
-}
-
 /// The network the fixture was computed with, and the keys and shapes `from_fn` asked for.
 fn network(device: &Device) -> (Lpips, Vec<(String, Vec<usize>)>) {
     let mut asked = Vec::new();
     let net = Lpips::from_fn(device, |key, shape| {
         asked.push((key.to_string(), shape.to_vec()));
-        formula(key, shape)
+        lpips_formula(key, shape)
     })
     .unwrap();
     (net, asked)
@@ -309,7 +258,7 @@ fn torchvision_trunk() -> Vec<(String, Vec<usize>, Vec<f32>)> {
             let c = CHANNELS[s];
             for (what, shape) in [("weight", vec![c, cin, 3, 3]), ("bias", vec![c])] {
                 let key = format!("features.{n}.{what}");
-                out.push((key.clone(), shape.clone(), formula(&key, &shape)));
+                out.push((key.clone(), shape.clone(), lpips_formula(&key, &shape)));
             }
             cin = c;
         }
@@ -326,7 +275,7 @@ fn heads_with(name: impl Fn(usize) -> String) -> Vec<(String, Vec<usize>, Vec<f3
             (
                 name(k),
                 shape.clone(),
-                formula(&format!("lin{k}.model.1.weight"), &shape),
+                lpips_formula(&format!("lin{k}.model.1.weight"), &shape),
             )
         })
         .collect()
@@ -371,16 +320,16 @@ fn loaders_read_every_layout_and_name_what_is_wrong() {
         .map(|(key, shape)| {
             let values = if let Some(rest) = key.strip_prefix("net.slice") {
                 let (_, tail) = rest.split_once('.').unwrap();
-                formula(&format!("features.{tail}"), shape)
+                lpips_formula(&format!("features.{tail}"), shape)
             } else if let Some(rest) = key.strip_prefix("lins.") {
                 let (k, _) = rest.split_once('.').unwrap();
-                formula(&format!("lin{k}.model.1.weight"), shape)
+                lpips_formula(&format!("lin{k}.model.1.weight"), shape)
             } else if key == "scaling_layer.shift" {
                 styleclip::lpips::SHIFT.to_vec()
             } else if key == "scaling_layer.scale" {
                 styleclip::lpips::SCALE.to_vec()
             } else {
-                formula(key, shape)
+                lpips_formula(key, shape)
             };
             (key.clone(), shape.clone(), values)
         })

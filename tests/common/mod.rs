@@ -87,3 +87,40 @@ pub fn tiny_clip_config() -> ClipConfig {
         text_layers: 2,
     }
 }
+
+/// The LPIPS formula weights of `scripts/gen_lpips_fixtures.py` (`formula_weights`), by
+/// torchvision / release key: convolution `i` (in order) weight `hash_uniform(2i)·√(6/fan_in)`,
+/// bias `0.05·hash_uniform(2i + 1)`; head `k` `0.05 + 0.5·|hash_uniform(26 + k)|`.
+pub fn lpips_formula(key: &str, shape: &[usize]) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    if let Some(k) = key
+        .strip_prefix("lin")
+        .and_then(|r| r.strip_suffix(".model.1.weight"))
+    {
+        let k: u64 = k.parse().unwrap();
+        return hash_uniform(26 + k, n)
+            .into_iter()
+            .map(|u| 0.05 + 0.5 * u.abs())
+            .collect();
+    }
+    let parts: Vec<&str> = key.split('.').collect();
+    assert_eq!(parts[0], "features", "unexpected key {key}");
+    let conv = styleclip::lpips::SLICES
+        .iter()
+        .flat_map(|s| s.iter().copied())
+        .position(|f| f.to_string() == parts[1])
+        .unwrap() as u64;
+    if parts[2] == "weight" {
+        let fan_in: usize = shape[1..].iter().product();
+        let s = (6.0 / fan_in as f64).sqrt() as f32;
+        hash_uniform(2 * conv, n)
+            .into_iter()
+            .map(|u| u * s)
+            .collect()
+    } else {
+        hash_uniform(2 * conv + 1, n)
+            .into_iter()
+            .map(|u| 0.05 * u)
+            .collect()
+    }
+}
