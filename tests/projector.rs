@@ -226,7 +226,7 @@ fn bad_inputs_are_errors() {
     };
     let target = Tensor::<4>::zeros([1, 3, 16, 16], &device);
     let err = |r: styleclip::Result<styleclip::invert::projector::Projection>| {
-        r.err().expect("expected an error").to_string()
+        r.expect_err("expected an error").to_string()
     };
 
     let e = err(p.run(

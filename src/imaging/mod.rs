@@ -1,11 +1,14 @@
 //! Images in and out: generator output to 8-bit pixels and PNG files, and image files (PNG,
-//! JPEG, WebP) to generator-sized tensors in `[-1, 1]`.
+//! JPEG, WebP) to generator-sized tensors in `[-1, 1]`. [`align`] crops a face photo the way
+//! FFHQ was made, from landmarks.
 
 use std::path::Path;
 
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
+
+pub mod align;
 
 /// An 8-bit RGB image, row-major, 3 bytes a pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,8 +218,9 @@ pub fn from_rgb8(images: &[Rgb8], device: &Device) -> Result<Tensor<4>> {
 /// `size × size`, [`from_rgb8`]. Returns `[1, 3, size, size]` in `[-1, 1]`.
 ///
 /// Face generators (FFHQ) expect an aligned face crop: eyes and mouth where FFHQ puts them.
-/// This function only crops the centre and resizes; align a photo first (for example with the
-/// FFHQ recipe from landmarks) or the inversion will be poor.
+/// This function only crops the centre and resizes; align a photo first with
+/// [`align::align_face`] (the FFHQ recipe, from a detector's landmarks) or the inversion will
+/// be poor.
 ///
 /// # Errors
 /// As [`read_rgb8`] and [`fit_square`].
