@@ -27,7 +27,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::device::{DEVICE_NAMES, device_from_name};
 use styleclip::e4e::Encoder4Editing;
 use styleclip::imaging::{fit_square, from_rgb8, load_image, save_png, to_rgb8};
-use styleclip::invert::projector::{Draws, MAX_COMPARE, Perceptual, Projector, Start};
+use styleclip::invert::projector::{MAX_COMPARE, Projector, Start};
 use styleclip::lpips::Lpips;
 use styleclip::stylegan2::Generator;
 use styleclip::toyfaces::{Attributes, EditSettings, ToyFaces};
@@ -153,12 +153,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let w_plus = !args.w_only || start.is_some();
-    let projector = Projector {
-        steps: args.project_steps.max(1),
-        w_plus,
-        mse: args.mse,
-        ..Projector::default()
-    };
+    let projector = Projector::new()
+        .with_steps(args.project_steps.max(1))
+        .with_w_plus(w_plus)
+        .with_mse(args.mse)
+        .with_seed(args.seed);
     if lpips.is_none() {
         println!(
             "no LPIPS weights (--lpips-trunk, --lpips-heads): the projector runs on the pixel \
@@ -170,27 +169,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let w = match (&start, args.project_steps) {
         (Some(w), 0) => w.clone(),
         _ => {
-            let pb =
-                ProgressBar::new(projector.steps as u64).with_style(ProgressStyle::with_template(
+            let pb = ProgressBar::new(projector.steps() as u64).with_style(
+                ProgressStyle::with_template(
                     "projecting {bar:40} {pos}/{len} {msg} {elapsed_precise}",
-                )?);
-            let draws = Draws::seeded(&g_ad, 1, args.seed);
+                )?,
+            );
             let target = Tensor::from_data(input.clone().into_data(), &ad);
-            let start = match &start {
-                Some(w) => Start::WPlus(Tensor::from_data(w.clone().into_data(), &ad)),
-                None => Start::Mean,
+            let projector = match &start {
+                Some(w) => projector
+                    .with_start(Start::WPlus(Tensor::from_data(w.clone().into_data(), &ad))),
+                None => projector,
             };
-            let out = projector.run(
-                &g_ad,
-                lpips.as_ref().map(|l| l as &dyn Perceptual),
-                target,
-                start,
-                &draws,
-                |r| {
-                    pb.set_message(format!("mse {:.4}", r.mse));
-                    pb.inc(1);
-                },
-            )?;
+            let out = projector.run(&g_ad, &lpips, target, |r| {
+                pb.set_message(format!("mse {:.4}", r.mse));
+                pb.inc(1);
+            })?;
             pb.finish_and_clear();
             Tensor::from_data(out.latent.inner().into_data(), &device)
         }

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use burn::prelude::*;
 use styleclip::invert::projector::{
-    Draws, LatentNoise, Projector, Start, latent_stats, noise_normalize, noise_regularize,
+    PixelOnly, Projector, Start, latent_stats, noise_normalize, noise_regularize,
 };
 use styleclip::stylegan2::{Generator, GeneratorConfig, NoiseMode};
 
@@ -156,15 +156,13 @@ fn projection_recovers_a_generated_image() {
     let w = g.mapping(g.sample_z(2, 5));
     let target = g.synthesis(g.broadcast(w), NoiseMode::Const).detach();
     for w_plus in [false, true] {
-        let projector = Projector {
-            steps: 150,
-            w_plus,
-            ..Projector::default()
-        };
-        let draws = Draws::seeded(&g, 2, 9);
+        let projector = Projector::new()
+            .with_steps(150)
+            .with_w_plus(w_plus)
+            .with_seed(9);
         let mut seen = 0;
         let out = projector
-            .run(&g, None, target.clone(), Start::Mean, &draws, |_| {
+            .run(&g, &PixelOnly, target.clone(), |_| {
                 seen += 1;
             })
             .unwrap();
@@ -176,7 +174,7 @@ fn projection_recovers_a_generated_image() {
         let last = values((out.image.clone() - target.clone()).powi_scalar(2).mean())[0];
         println!("w_plus {w_plus}: MSE {first:.4} → {last:.5}");
         assert!(last < 0.1 * first, "MSE {first} → {last} (w_plus {w_plus})");
-        assert!(out.history.iter().all(|r| r.perceptual.is_none()));
+        assert!(out.history.iter().all(|r| r.lpips.is_none()));
         assert_eq!(out.history[0].lr, 0.0, "the official ramp starts at 0");
     }
 }
@@ -188,22 +186,25 @@ fn observer_stops_early_and_given_zero_noise_equals_no_noise() {
     let target = g
         .synthesis(g.broadcast(g.mapping(g.sample_z(1, 2))), NoiseMode::Const)
         .detach();
-    let projector = Projector {
-        steps: 6,
-        ..Projector::default()
-    };
-    let mut draws = Draws::seeded(&g, 1, 4);
-    draws.latent_noise = LatentNoise::Off;
+    let projector = Projector::new().with_steps(6).with_seed(4);
     let off = projector
-        .run(&g, None, target.clone(), Start::Mean, &draws, |_| ())
+        .clone()
+        .with_latent_noise(0.0)
+        .run(&g, &PixelOnly, target.clone(), |_| ())
         .unwrap();
-    draws.latent_noise = LatentNoise::Given(vec![Tensor::zeros([1, 1, 32], &device); 6]);
     let zero = projector
-        .run(&g, None, target.clone(), Start::Mean, &draws, |_| ())
+        .clone()
+        .with_latent_noise_draws(vec![Tensor::zeros([1, 1, 32], &device); 6])
+        .run(&g, &None::<PixelOnly>, target.clone(), |_| ())
         .unwrap();
-    assert_eq!(values(off.latent), values(zero.latent));
+    assert_eq!(values(off.latent.clone()), values(zero.latent));
+    let noisy = projector
+        .clone()
+        .run(&g, &PixelOnly, target.clone(), |_| ())
+        .unwrap();
+    assert_ne!(values(off.latent), values(noisy.latent));
     let stopped = projector
-        .run(&g, None, target, Start::Mean, &draws, |r| {
+        .run(&g, &PixelOnly, target, |r| {
             if r.step == 2 {
                 ControlFlow::Break(())
             } else {
@@ -214,69 +215,77 @@ fn observer_stops_early_and_given_zero_noise_equals_no_noise() {
     assert_eq!(stopped.history.len(), 3);
 }
 
+/// A full-size image is mean-pooled to the comparison size as the official loop pools the
+/// generator's output: a 512 px generator compares at 256.
+#[test]
+fn large_images_compare_at_256() {
+    let device = Device::flex().autodiff();
+    let cfg = GeneratorConfig {
+        channels: vec![4, 4, 4, 4, 4, 4, 4, 4],
+        ..GeneratorConfig::rosinality(512, 8, 1, 1)
+    };
+    let g = Generator::new_seeded(cfg, 1, &device).unwrap().no_grad();
+    let full = g
+        .synthesis(g.broadcast(g.mapping(g.sample_z(1, 3))), NoiseMode::Const)
+        .detach();
+    let pooled = full
+        .clone()
+        .reshape([1, 3, 256, 2, 256, 2])
+        .mean_dim(5)
+        .mean_dim(3)
+        .reshape([1, 3, 256, 256]);
+    let p = Projector::new().with_steps(1).with_seed(2);
+    let a = p.run(&g, &PixelOnly, full, |_| ()).unwrap();
+    let b = p.run(&g, &PixelOnly, pooled, |_| ()).unwrap();
+    assert_eq!(a.history[0].mse, b.history[0].mse);
+}
+
 #[test]
 fn bad_inputs_are_errors() {
     let plain = Device::flex();
     let device = plain.clone().autodiff();
     let g = tiny(&device);
-    let draws = Draws::seeded(&g, 1, 0);
-    let p = Projector {
-        steps: 2,
-        ..Projector::default()
-    };
+    let p = Projector::new().with_steps(2);
     let target = Tensor::<4>::zeros([1, 3, 16, 16], &device);
     let err = |r: styleclip::Result<styleclip::invert::projector::Projection>| {
         r.expect_err("expected an error").to_string()
     };
 
-    let e = err(p.run(
-        &g,
-        None,
-        Tensor::zeros([1, 3, 8, 8], &device),
-        Start::Mean,
-        &draws,
-        |_| (),
-    ));
+    let e = err(p.run(&g, &PixelOnly, Tensor::zeros([1, 3, 8, 8], &device), |_| ()));
     assert!(e.contains("[N, 3, 16, 16]"), "{e}");
-    let e = err(p.run(
-        &g,
-        None,
-        Tensor::zeros([2, 3, 16, 16], &device),
-        Start::Mean,
-        &draws,
-        |_| (),
-    ));
-    assert!(e.contains("noise map 0 must be [2, 1, 4, 4]"), "{e}");
-    let e = err(p.run(
-        &g,
-        None,
-        target.clone(),
-        Start::WPlus(Tensor::zeros([1, 6, 32], &device)),
-        &draws,
-        |_| (),
-    ));
+    let e = err(p
+        .clone()
+        .with_noises(vec![Tensor::zeros([1, 1, 4, 4], &device)])
+        .run(&g, &PixelOnly, target.clone(), |_| ()));
+    assert!(e.contains("needs 5 noise maps, got 1"), "{e}");
+    let e = err(p
+        .clone()
+        .with_start(Start::WPlus(Tensor::zeros([1, 6, 32], &device)))
+        .run(&g, &PixelOnly, target.clone(), |_| ()));
     assert!(
         e.contains("W+ start") && e.contains("Start::W([1, 32])"),
         "{e}"
     );
-    let mut short = draws.clone();
-    short.latent_noise = LatentNoise::Given(vec![Tensor::zeros([1, 1, 32], &device)]);
-    let e = err(p.run(&g, None, target.clone(), Start::Mean, &short, |_| ()));
+    let e = err(p
+        .clone()
+        .with_latent_noise_draws(vec![Tensor::zeros([1, 1, 32], &device)])
+        .run(&g, &PixelOnly, target.clone(), |_| ()));
     assert!(e.contains("covers 1 steps of 2"), "{e}");
-    let e = err(Projector {
-        steps: 0,
-        ..p.clone()
-    }
-    .run(&g, None, target.clone(), Start::Mean, &draws, |_| ()));
+    let e = err(p
+        .clone()
+        .with_latent_stats(Tensor::zeros([31], &device), 1.0)
+        .run(&g, &PixelOnly, target.clone(), |_| ()));
+    assert!(e.contains("latent mean must be [32]"), "{e}");
+    let e = err(p
+        .clone()
+        .with_steps(0)
+        .run(&g, &PixelOnly, target.clone(), |_| ()));
     assert!(e.contains("steps ≥ 1"), "{e}");
     let frozen = tiny(&plain);
-    let draws_plain = Draws::seeded(&frozen, 1, 0);
     let e = err(p.run(
         &frozen,
-        None,
+        &PixelOnly,
         Tensor::zeros([1, 3, 16, 16], &plain),
-        Start::Mean,
-        &draws_plain,
         |_| (),
     ));
     assert!(e.contains("autodiff"), "{e}");

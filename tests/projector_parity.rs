@@ -12,7 +12,7 @@ mod common;
 use burn::prelude::*;
 use common::{assert_close, fixture, load, lpips_formula};
 use styleclip::imaging::load_image;
-use styleclip::invert::projector::{Draws, LatentNoise, Perceptual, Projector, Start};
+use styleclip::invert::projector::{PixelOnly, Projector};
 use styleclip::lpips::Lpips;
 use styleclip::stylegan2::Generator;
 use styleclip::weights::TensorFile;
@@ -47,35 +47,31 @@ fn check(mode: &str, w_plus: bool, with_lpips: bool) {
     } else {
         load::<3>(&r, &key("draws"), &device)
     };
-    let draws = Draws {
-        latent_mean: load(&r, &key("latent_mean"), &device),
-        latent_std: f64s("latent_std")[0] as f64,
-        noises: (0..g.config().num_noises())
-            .map(|j| load(&r, &key(&format!("noise0.{j}")), &device))
-            .collect(),
-        latent_noise: LatentNoise::Given(
+    let projector = Projector::new()
+        .with_steps(STEPS)
+        .with_mse(if with_lpips { 0.0 } else { 1.0 })
+        .with_w_plus(w_plus)
+        .with_latent_stats(
+            load(&r, &key("latent_mean"), &device),
+            f64s("latent_std")[0] as f64,
+        )
+        .with_noises(
+            (0..g.config().num_noises())
+                .map(|j| load(&r, &key(&format!("noise0.{j}")), &device))
+                .collect(),
+        )
+        .with_latent_noise_draws(
             (0..STEPS)
                 .map(|s| draws_ref.clone().narrow(0, s, 1).reshape([n, rows, 512]))
                 .collect(),
-        ),
-    };
-    let projector = Projector {
-        steps: STEPS,
-        mse: if with_lpips { 0.0 } else { 1.0 },
-        w_plus,
-        ..Projector::default()
-    };
-    let lpips = with_lpips.then(|| Lpips::from_fn(&device, lpips_formula).unwrap());
-    let out = projector
-        .run(
-            &g,
-            lpips.as_ref().map(|l| l as &dyn Perceptual),
-            target,
-            Start::Mean,
-            &draws,
-            |_| (),
-        )
-        .unwrap();
+        );
+    let out = if with_lpips {
+        let lpips = Lpips::from_fn(&device, lpips_formula).unwrap();
+        projector.run(&g, &lpips, target, |_| ())
+    } else {
+        projector.run(&g, &PixelOnly, target, |_| ())
+    }
+    .unwrap();
     assert_eq!(out.perceptual, with_lpips);
 
     let p_loss = f64s("p_loss");
@@ -106,7 +102,7 @@ fn check(mode: &str, w_plus: bool, with_lpips: bool) {
             // 4e-4 over steps 0–5).
             close(
                 "lpips",
-                rec.perceptual.unwrap(),
+                rec.lpips.unwrap(),
                 p_loss[s],
                 if s < 5 { 1e-4 } else { 1e-3 },
             );

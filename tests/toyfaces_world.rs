@@ -130,7 +130,7 @@ fn projected_renders(w: &ToyFaces) -> (Tensor<3>, Tensor<4>, Vec<Attributes>) {
         0,
     );
     let out = w
-        .invert(images, &toy_projector(200), 0, |_| ())
+        .invert(images, &toy_projector(200), |_| ())
         .expect("projection runs");
     assert!(!out.perceptual, "the toy world projects on the pixel loss");
     (out.latent, out.image, truth)

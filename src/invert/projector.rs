@@ -17,9 +17,11 @@
 //! started at the mean latent `w̄` of 10 000 mapped z, with fresh `N(0, 1)` noise maps, Adam
 //! (β 0.9/0.999, ε 1e-8) over the latent **and every noise map**.
 //!
-//! Every random draw of the official loop can come from outside ([`Draws`]): the latent mean and
-//! its scalar spread, the initial noise maps, and the per-step latent noise `ε_i`, so a run can
-//! be replayed step for step against the official code.
+//! Every random draw of the official loop can come from outside
+//! ([`Projector::with_latent_stats`], [`Projector::with_noises`],
+//! [`Projector::with_latent_noise_draws`], or strength 0 with [`Projector::with_latent_noise`]),
+//! so a run can be replayed step for step against the official code; the rest are drawn from
+//! [`Projector::with_seed`].
 //!
 //! Official quirks, kept:
 //! - `--lr_rampup` and `--lr_rampdown` are parsed but never used: the ramp is always 0.05 up,
@@ -30,11 +32,12 @@
 //! - The official PNG shows the latent of the last multiple of 100 steps (`latent_path[-1]`,
 //!   an `IndexError` under 100 steps) while the saved latent is the final one.
 //!   [`Projection::image`] is the final latent's image; [`Projection::latent_path`] holds the
-//!   latents every [`Projector::record_every`] steps for the official one.
+//!   latents every [`Projector::with_record_every`] steps for the official one.
 //!
-//! Deviation, by design: LPIPS is optional ([`Perceptual`]). Without it (no VGG weights, as in
-//! the toy world or on an offline machine) the loss is the pixel MSE alone, weighted by
-//! [`Projector::mse`] or 1 when that is 0, and [`Projection::perceptual`] says so.
+//! Deviation, by design: LPIPS is optional ([`Perceptual`]). Without it ([`PixelOnly`]: no VGG
+//! weights, as in the toy world or on an offline machine) the loss is the pixel MSE alone,
+//! weighted by [`Projector::with_mse`] or 1 when that is 0, and [`Projection::perceptual`] says
+//! so.
 //!
 //! The generator (and the perceptual network) must live on an autodiff device, frozen with
 //! `.no_grad()`.
@@ -53,7 +56,9 @@ use crate::stylegan2::{Generator, NoiseMode};
 /// mean-pooled down to it.
 pub const MAX_COMPARE: usize = 256;
 
-/// A perceptual distance between images, differentiable in its first argument (LPIPS).
+/// A perceptual distance between images, differentiable in its first argument (LPIPS), or
+/// none ([`PixelOnly`], `Option::None`): what [`Projector::run`] compares images with besides
+/// the pixel MSE.
 pub trait Perceptual {
     /// The distance of each pair.
     ///
@@ -63,6 +68,45 @@ pub trait Perceptual {
     /// # Errors
     /// The two batches do not fit the network.
     fn distance(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Tensor<1>>;
+
+    /// Whether there is a distance at all ([`PixelOnly`] and `None` say no).
+    fn enabled(&self) -> bool {
+        true
+    }
+}
+
+/// No perceptual network: the projector runs on the pixel MSE alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PixelOnly;
+
+impl Perceptual for PixelOnly {
+    fn distance(&self, a: Tensor<4>, _b: Tensor<4>) -> Result<Tensor<1>> {
+        Ok(Tensor::zeros([a.dims()[0]], &a.device()))
+    }
+    fn enabled(&self) -> bool {
+        false
+    }
+}
+
+impl<P: Perceptual> Perceptual for Option<P> {
+    fn distance(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Tensor<1>> {
+        match self {
+            Some(p) => p.distance(a, b),
+            None => PixelOnly.distance(a, b),
+        }
+    }
+    fn enabled(&self) -> bool {
+        self.as_ref().is_some_and(Perceptual::enabled)
+    }
+}
+
+impl<P: Perceptual + ?Sized> Perceptual for &P {
+    fn distance(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Tensor<1>> {
+        (**self).distance(a, b)
+    }
+    fn enabled(&self) -> bool {
+        (**self).enabled()
+    }
 }
 
 /// LPIPS as the projector's perceptual distance ([`crate::lpips::Lpips::try_distance`]).
@@ -72,32 +116,37 @@ impl Perceptual for crate::lpips::Lpips {
     }
 }
 
-/// The projector's settings, with the official defaults ([`Projector::default`]).
-#[derive(Debug, Clone, PartialEq)]
+/// The projector: the official settings ([`Projector::new`]), each with a `with_*`, and the
+/// random draws, drawn from [`Projector::with_seed`] unless given.
+#[derive(Debug, Clone)]
 pub struct Projector {
-    /// Optimiser steps (official 1000).
-    pub steps: usize,
-    /// Peak learning rate (official 0.1).
-    pub lr: f64,
-    /// Latent-noise strength, relative to `latent_std` (official 0.05).
-    pub noise: f64,
-    /// Fraction of the run over which the latent noise ramps down to 0 (official 0.75).
-    pub noise_ramp: f64,
-    /// Weight of the noise regulariser (official 1e5).
-    pub noise_regularize: f64,
-    /// Weight of the pixel MSE (official 0; without a [`Perceptual`] network 0 means 1).
-    pub mse: f64,
-    /// Optimise W+ (one row per layer) instead of W (official `--w_plus`, off by default).
-    pub w_plus: bool,
-    /// Optimise the noise maps with the latent (official: always). Off, the initial maps stay
-    /// as drawn and the regulariser is not computed.
-    pub optimize_noise: bool,
-    /// Keep the latent every this many steps in [`Projection::latent_path`] (official 100).
-    pub record_every: usize,
+    steps: usize,
+    lr: f64,
+    noise: f64,
+    noise_ramp: f64,
+    noise_regularize: f64,
+    mse: f64,
+    w_plus: bool,
+    optimize_noise: bool,
+    record_every: usize,
+    seed: u64,
+    latent_stats: Option<(Tensor<1>, f64)>,
+    noises: Option<Vec<Tensor<4>>>,
+    latent_noise_draws: Option<Vec<Tensor<3>>>,
+    start: Start,
 }
 
 impl Default for Projector {
     fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Projector {
+    /// The official defaults: 1000 steps, lr 0.1, latent noise 0.05 ramped down over 0.75 of
+    /// the run, noise regulariser 1e5, MSE weight 0, W (not W+), noise maps optimised, the
+    /// latent kept every 100 steps, the mean latent as the start, draws from seed 0.
+    pub fn new() -> Self {
         Self {
             steps: 1000,
             lr: 0.1,
@@ -108,13 +157,98 @@ impl Default for Projector {
             w_plus: false,
             optimize_noise: true,
             record_every: 100,
+            seed: 0,
+            latent_stats: None,
+            noises: None,
+            latent_noise_draws: None,
+            start: Start::Mean,
         }
+    }
+    /// Optimiser steps.
+    pub fn with_steps(mut self, steps: usize) -> Self {
+        self.steps = steps;
+        self
+    }
+    /// Peak learning rate.
+    pub fn with_lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+    /// Latent-noise strength relative to `σ_w` (official 0.05; 0: none).
+    pub fn with_latent_noise(mut self, strength: f64) -> Self {
+        self.noise = strength;
+        self
+    }
+    /// Fraction of the run over which the latent noise ramps down (official 0.75).
+    pub fn with_noise_ramp(mut self, ramp: f64) -> Self {
+        self.noise_ramp = ramp;
+        self
+    }
+    /// Weight of the noise regulariser (official 1e5).
+    pub fn with_noise_regularize(mut self, weight: f64) -> Self {
+        self.noise_regularize = weight;
+        self
+    }
+    /// Weight of the pixel MSE (official 0; with no perceptual distance 0 means 1).
+    pub fn with_mse(mut self, weight: f64) -> Self {
+        self.mse = weight;
+        self
+    }
+    /// Optimise W+ (one row per layer) instead of W.
+    pub fn with_w_plus(mut self, w_plus: bool) -> Self {
+        self.w_plus = w_plus;
+        self
+    }
+    /// Optimise the noise maps with the latent (official: always). Off, the initial maps stay
+    /// as drawn and the regulariser is not computed.
+    pub fn with_optimize_noise(mut self, on: bool) -> Self {
+        self.optimize_noise = on;
+        self
+    }
+    /// Keep the latent every this many steps in [`Projection::latent_path`] (official 100).
+    pub fn with_record_every(mut self, every: usize) -> Self {
+        self.record_every = every;
+        self
+    }
+    /// The seed of every draw not given: latent statistics of 10 000 z from `seed`, noise maps
+    /// from `seed + 1 + j`, latent noise from `seed + 1 000 003` (this crate's numbers, not
+    /// `torch.randn`'s).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// The latent mean `w̄` `[D]` and scalar spread `σ_w` (official: of 10 000 mapped z; see
+    /// [`latent_stats`]).
+    pub fn with_latent_stats(mut self, mean: Tensor<1>, std: f64) -> Self {
+        self.latent_stats = Some((mean, std));
+        self
+    }
+    /// The initial noise maps, one per noise input `j` in the generator's order,
+    /// `[N, 1, r_j, r_j]`.
+    pub fn with_noises(mut self, noises: Vec<Tensor<4>>) -> Self {
+        self.noises = Some(noises);
+        self
+    }
+    /// The per-step standard-normal latent noise `ε_i`, one tensor per step shaped like the
+    /// latent (`[N, 1, D]` in W, `[N, n_latent, D]` in W+), scaled by `σ_i` here.
+    pub fn with_latent_noise_draws(mut self, draws: Vec<Tensor<3>>) -> Self {
+        self.latent_noise_draws = Some(draws);
+        self
+    }
+    /// Where the latent starts (official: the mean latent).
+    pub fn with_start(mut self, start: Start) -> Self {
+        self.start = start;
+        self
+    }
+    /// Steps of a run.
+    pub fn steps(&self) -> usize {
+        self.steps
     }
 }
 
 /// The per-step latent noise `ε_i`.
 #[derive(Debug, Clone)]
-pub enum LatentNoise {
+enum LatentNoise {
     /// Standard normal, drawn from this seed (this crate's numbers, not `torch.randn`'s).
     Seeded(u64),
     /// Given standard-normal draws, one per step, each shaped like the latent (`[N, 1, D]` in
@@ -124,41 +258,31 @@ pub enum LatentNoise {
     Off,
 }
 
-/// Every random draw of a run.
+/// Every random draw of a run, given or drawn from the seed.
 #[derive(Debug, Clone)]
-pub struct Draws {
+struct Draws {
     /// `w̄` `[D]`: the start latent and the centre of the latent statistics.
-    pub latent_mean: Tensor<1>,
+    latent_mean: Tensor<1>,
     /// `σ_w`, the scalar spread of mapped latents (see [`latent_stats`]).
-    pub latent_std: f64,
+    latent_std: f64,
     /// Initial noise maps, one per noise input `j`, `[N, 1, r_j, r_j]`.
-    pub noises: Vec<Tensor<4>>,
+    noises: Vec<Tensor<4>>,
     /// The per-step latent noise.
-    pub latent_noise: LatentNoise,
+    latent_noise: LatentNoise,
 }
 
-impl Draws {
-    /// The official draws, from seeds: latent statistics of 10 000 z drawn from `seed`, noise
-    /// maps from `seed + 1 + j`, latent noise from `seed + 1 000 003`. For a batch of `batch`
-    /// images, on the generator's device.
-    pub fn seeded(g: &Generator, batch: usize, seed: u64) -> Self {
-        let (latent_mean, latent_std) = latent_stats(g, g.sample_z(10_000, seed));
-        let cfg = g.config();
-        let device = g.device();
-        let noises = (0..cfg.num_noises())
-            .map(|j| {
-                let r = cfg.noise_size(j);
-                let data = crate::stylegan2::normal(batch * r * r, seed.wrapping_add(1 + j as u64));
-                Tensor::from_data(TensorData::new(data, [batch, 1, r, r]), &device)
-            })
-            .collect();
-        Self {
-            latent_mean,
-            latent_std,
-            noises,
-            latent_noise: LatentNoise::Seeded(seed.wrapping_add(1_000_003)),
-        }
-    }
+/// `N(0, 1)` noise maps for a batch of `batch`, one per noise input `j` of `g`, drawn from
+/// `seed + 1 + j`.
+fn seeded_noises(g: &Generator, batch: usize, seed: u64) -> Vec<Tensor<4>> {
+    let cfg = g.config();
+    let device = g.device();
+    (0..cfg.num_noises())
+        .map(|j| {
+            let r = cfg.noise_size(j);
+            let data = crate::stylegan2::normal(batch * r * r, seed.wrapping_add(1 + j as u64));
+            Tensor::from_data(TensorData::new(data, [batch, 1, r, r]), &device)
+        })
+        .collect()
 }
 
 /// The official latent statistics of mapped `z` `[M, D]`: the mean `w̄` `[D]` and the scalar
@@ -253,8 +377,8 @@ pub struct ProjectorStep {
     pub lr: f64,
     /// `σ_i`, the latent-noise strength of this step.
     pub noise_strength: f64,
-    /// `Σ_N` perceptual distance (`None` without a perceptual network).
-    pub perceptual: Option<f64>,
+    /// `Σ_N` perceptual (LPIPS) distance (`None` without a perceptual network).
+    pub lpips: Option<f64>,
     /// Pixel MSE (always measured; weighted into the loss by the effective MSE weight).
     pub mse: f64,
     /// The noise regulariser before its weight (0 when noise maps are not optimised).
@@ -272,7 +396,7 @@ pub struct Projection {
     pub noises: Vec<Tensor<4>>,
     /// `G(latent, noises)` at the generator's full size, unclamped.
     pub image: Tensor<4>,
-    /// The latent (W+ layout) after every [`Projector::record_every`] steps.
+    /// The latent (W+ layout) after every [`Projector::with_record_every`] steps.
     pub latent_path: Vec<Tensor<3>>,
     /// Every step's numbers.
     pub history: Vec<ProjectorStep>,
@@ -296,8 +420,8 @@ impl Projector {
         Ok(())
     }
 
-    /// The weight of the pixel MSE actually used: [`Projector::mse`], or 1 when it is 0 and
-    /// there is no perceptual network.
+    /// The weight of the pixel MSE actually used: [`Projector::with_mse`]'s, or 1 when that
+    /// is 0 and there is no perceptual distance.
     pub fn mse_weight(&self, perceptual: bool) -> f64 {
         if !perceptual && self.mse == 0.0 {
             1.0
@@ -306,21 +430,24 @@ impl Projector {
         }
     }
 
-    /// Project `target` (`[N, 3, R, R]` in `[-1, 1]`, `R = min(size, 256)`) into `generator`.
-    /// `observer` sees every step and may stop the run early (return
+    /// Project `image` into `generator`, comparing with `perceptual` (an
+    /// [`Lpips`](crate::lpips::Lpips), [`PixelOnly`], or an `Option` of either) plus the
+    /// weighted pixel MSE. `observer` sees every step and may stop the run early (return
     /// `ControlFlow::Break(())`).
     ///
+    /// # Shapes
+    /// `image`: `[N, 3, R, R]` in `[-1, 1]` with `R = min(size, 256)` (the official
+    /// comparison size), or `[N, 3, size, size]`, mean-pooled to `R` here.
+    ///
     /// # Errors
-    /// A non-autodiff device, a target or start of the wrong shape, draws that do not fit
-    /// (noise maps, given latent noise shorter than the run), bad settings, or a non-finite
-    /// loss (naming the step).
+    /// A non-autodiff device, an image or start of the wrong shape, given draws that do not
+    /// fit (noise maps, latent statistics, latent noise shorter than the run), bad settings, or
+    /// a non-finite loss (naming the step).
     pub fn run<R: ObserverResult>(
         &self,
         generator: &Generator,
-        perceptual: Option<&dyn Perceptual>,
-        target: Tensor<4>,
-        start: Start,
-        draws: &Draws,
+        perceptual: &(impl Perceptual + ?Sized),
+        image: Tensor<4>,
         mut observer: impl FnMut(&ProjectorStep) -> R,
     ) -> Result<Projection> {
         self.check()?;
@@ -334,16 +461,20 @@ impl Projector {
         let cfg = generator.config().clone();
         let (size, d, rows_all) = (cfg.size, cfg.style_dim, cfg.n_latent());
         let compare = size.min(MAX_COMPARE);
-        let [n, c, h, w] = target.dims();
-        if n == 0 || (c, h, w) != (3, compare, compare) {
+        let [n, c, h, w] = image.dims();
+        if n == 0 || c != 3 || h != w || (h != compare && h != size) {
             return Err(Error::InvalidArgument(format!(
-                "the projector's target must be [N, 3, {compare}, {compare}] with N ≥ 1 for a \
-                 {size}-px generator, got [{n}, {c}, {h}, {w}]"
+                "the projector's image must be [N, 3, {compare}, {compare}] or [N, 3, {size}, \
+                 {size}] with N ≥ 1 for a {size}-px generator, got [{n}, {c}, {h}, {w}]"
             )));
         }
+        let target = pool_to(image, compare);
         let rows = if self.w_plus { rows_all } else { 1 };
         let latent_shape = [n, rows, d];
-        self.check_draws(draws, &cfg, n, latent_shape)?;
+        let draws = self.draws(generator, n);
+        self.check_draws(&draws, &cfg, n, latent_shape)?;
+        let start = self.start.clone();
+        let enabled = perceptual.enabled();
         let target = target.to_device(&device).detach();
 
         // The optimised tensors, kept off the autodiff graph between steps.
@@ -384,7 +515,7 @@ impl Projector {
             LatentNoise::Seeded(seed) => Some(StdRng::seed_from_u64(*seed)),
             _ => None,
         };
-        let mse_weight = self.mse_weight(perceptual.is_some());
+        let mse_weight = self.mse_weight(enabled);
         let mut history = Vec::with_capacity(self.steps);
         let mut latent_path = Vec::new();
         let expand = |l: Tensor<3>| {
@@ -434,8 +565,8 @@ impl Projector {
             let mse = (image.clone() - target.clone()).powi_scalar(2).mean();
             let mut total = mse.clone().mul_scalar(mse_weight);
             let mut perceptual_value = None;
-            if let Some(p) = perceptual {
-                let dist = p.distance(image, target.clone())?.sum();
+            if enabled {
+                let dist = perceptual.distance(image, target.clone())?.sum();
                 perceptual_value = Some(dist.clone());
                 total = total + dist;
             }
@@ -450,7 +581,7 @@ impl Projector {
                 step,
                 lr,
                 noise_strength: strength,
-                perceptual: perceptual_value.map(scalar),
+                lpips: perceptual_value.map(scalar),
                 mse: scalar(mse),
                 noise_reg: reg_value.map(scalar).unwrap_or(0.0),
                 total: scalar(total.clone()),
@@ -459,7 +590,7 @@ impl Projector {
                 return Err(Error::InvalidArgument(format!(
                     "the projector's loss is {} at step {step} (perceptual {:?}, mse {}, \
                      noise regulariser {})",
-                    record.total, record.perceptual, record.mse, record.noise_reg
+                    record.total, record.lpips, record.mse, record.noise_reg
                 )));
             }
             let grads = total.backward();
@@ -503,8 +634,31 @@ impl Projector {
             image,
             latent_path,
             history,
-            perceptual: perceptual.is_some(),
+            perceptual: enabled,
         })
+    }
+
+    /// The draws of a run on `n` images: the given ones, the rest from the seed.
+    fn draws(&self, g: &Generator, n: usize) -> Draws {
+        let (latent_mean, latent_std) = match &self.latent_stats {
+            Some((m, s)) => (m.clone(), *s),
+            None => latent_stats(g, g.sample_z(10_000, self.seed)),
+        };
+        let noises = match &self.noises {
+            Some(v) => v.clone(),
+            None => seeded_noises(g, n, self.seed),
+        };
+        let latent_noise = match &self.latent_noise_draws {
+            Some(v) => LatentNoise::Given(v.clone()),
+            None if self.noise == 0.0 => LatentNoise::Off,
+            None => LatentNoise::Seeded(self.seed.wrapping_add(1_000_003)),
+        };
+        Draws {
+            latent_mean,
+            latent_std,
+            noises,
+            latent_noise,
+        }
     }
 
     fn check_draws(

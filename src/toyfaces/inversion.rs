@@ -9,22 +9,18 @@ use super::attributes::Attributes;
 use super::world::ToyFaces;
 use crate::edit::optimization::ObserverResult;
 use crate::error::Result;
-use crate::invert::projector::{Draws, Projection, Projector, ProjectorStep, Start};
+use crate::invert::projector::{PixelOnly, Projection, Projector, ProjectorStep};
 use crate::stylegan2::Generator;
 
 /// The toy world's projector settings: W+ from the mean latent, the official schedule and
 /// noise terms, the pixel MSE as the only image loss.
 pub fn toy_projector(steps: usize) -> Projector {
-    Projector {
-        steps,
-        w_plus: true,
-        ..Projector::default()
-    }
+    Projector::new().with_steps(steps).with_w_plus(true)
 }
 
 impl ToyFaces {
     /// Project `images` (`[N, 3, 64, 64]` in `[-1, 1]`) into the shipped generator with
-    /// `projector` and the draws of `seed`; the result lives on the world's device.
+    /// `projector` (pixel loss only); the result lives on the world's device.
     ///
     /// # Errors
     /// As [`Projector::run`], and a generator file that no longer loads.
@@ -32,15 +28,12 @@ impl ToyFaces {
         &self,
         images: Tensor<4>,
         projector: &Projector,
-        seed: u64,
         observer: impl FnMut(&ProjectorStep) -> R,
     ) -> Result<Projection> {
         let ad = self.device().clone().autodiff();
         let g = Generator::load(self.dir().join("generator.safetensors"), &ad)?.no_grad();
-        let n = images.dims()[0];
-        let draws = Draws::seeded(&g, n, seed);
         let images = Tensor::from_data(images.into_data(), &ad);
-        let out = projector.run(&g, None, images, Start::Mean, &draws, observer)?;
+        let out = projector.run(&g, &PixelOnly, images, observer)?;
         let home = |t: Tensor<4>| Tensor::from_data(t.inner().into_data(), self.device());
         Ok(Projection {
             latent: Tensor::from_data(out.latent.inner().into_data(), self.device()),
