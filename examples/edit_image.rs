@@ -27,7 +27,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::device::{DEVICE_NAMES, device_from_name};
 use styleclip::e4e::Encoder4Editing;
 use styleclip::imaging::{fit_square, from_rgb8, load_image, save_png, to_rgb8};
-use styleclip::invert::projector::{MAX_COMPARE, Projector, Start};
+use styleclip::invert::projector::{MAX_COMPARE, Projector, Start, pool_to};
 use styleclip::lpips::Lpips;
 use styleclip::stylegan2::Generator;
 use styleclip::toyfaces::{Attributes, EditSettings, ToyFaces};
@@ -190,7 +190,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let recon =
         s.g.synthesis(w.clone(), styleclip::stylegan2::NoiseMode::Const);
-    let recon_cmp = pool(recon.clone(), compare);
+    let recon_cmp = pool_to(recon.clone(), compare);
     let mse: f32 = (recon_cmp.clone() - input.clone())
         .powi_scalar(2)
         .mean()
@@ -252,17 +252,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::save_grid(&args.out, &row, row.len(), 4)?;
     println!("wrote {} (input, reconstruction, methods)", args.out);
     Ok(())
-}
-
-/// Mean-pool `[1, 3, S, S]` to `r` px, as the projector compares.
-fn pool(x: Tensor<4>, r: usize) -> Tensor<4> {
-    let [n, c, s, _] = x.dims();
-    if s == r {
-        return x;
-    }
-    let f = s / r;
-    x.reshape([n, c, r, f, r, f])
-        .mean_dim(5)
-        .mean_dim(3)
-        .reshape([n, c, r, r])
 }

@@ -359,7 +359,8 @@ pub fn noise_normalize(noise: Tensor<4>) -> Tensor<4> {
 /// Where the latent starts.
 #[derive(Debug, Clone, Default)]
 pub enum Start {
-    /// The latent mean of [`Draws`] (official).
+    /// The mean latent `w̄` (official): [`Projector::with_latent_stats`]'s, else that of 10 000
+    /// mapped z.
     #[default]
     Mean,
     /// A given W `[N, D]` (W mode only).
@@ -724,8 +725,12 @@ fn start_error(kind: &str, dims: &[usize], w_plus: bool, n: usize, rows: usize, 
 }
 
 /// Mean-pool `[N, C, S, S]` to `[N, C, R, R]` by the integer factor `S / R` (the official
-/// `reshape(…, S/f, f, S/f, f).mean([3, 5])`); unchanged when `S = R`.
-fn pool_to(x: Tensor<4>, r: usize) -> Tensor<4> {
+/// `reshape(…, S/f, f, S/f, f).mean([3, 5])`); unchanged when `S = R`. This is how the
+/// projector compares a generator's image larger than 256 px with its target.
+///
+/// # Panics
+/// If `R` does not divide `S` (the reshape).
+pub fn pool_to(x: Tensor<4>, r: usize) -> Tensor<4> {
     let [n, c, s, _] = x.dims();
     if s == r {
         return x;
