@@ -566,7 +566,7 @@ impl<'a> NadaTrainer<'a> {
         }
         for (i, (clip, _)) in nada.clip_models.iter().enumerate() {
             let cd = clip.logit_scale_exp().device();
-            if cd != device {
+            if cd != device || cd.is_autodiff() != device.is_autodiff() {
                 return Err(Error::InvalidArgument(format!(
                     "CLIP model {i} is on {cd:?} but the generator is on {device:?}"
                 )));
@@ -653,12 +653,7 @@ impl<'a> NadaTrainer<'a> {
             };
             let cos_text = match (&nada.target, nada.lambda_manifold > 0.0) {
                 (NadaTarget::Text { source, target }, true) => {
-                    let mean = |c: &str| -> Result<Tensor<2>> {
-                        Ok(l2_normalize(
-                            text_features(clip, &tokenizer, c, &IMAGENET_TEMPLATES)?.mean_dim(0),
-                        ))
-                    };
-                    Some(mean(target)?.matmul(mean(source)?.transpose()).detach())
+                    Some(manifold_text(clip, &tokenizer, source, target)?)
                 }
                 (NadaTarget::Images { .. }, true) => {
                     return Err(Error::InvalidArgument(
@@ -1099,6 +1094,26 @@ pub fn directional_loss(
 /// Images that are not `[B, 3, H, W]`; a text feature that is not `[1, E]`.
 pub fn global_loss(clip: &Clip, images: Tensor<4>, text: Tensor<2>) -> Result<Tensor<1>> {
     crate::edit::clip_loss(clip, ClipInput::Normalized, images, text)
+}
+
+/// The manifold loss's text side (official `set_text_features`): `⟨S̄_tgt, S̄_src⟩`, `[1, 1]`,
+/// with `S̄_c = nrm(mean_j T_c[j])` (the mean of the normalised template embeddings,
+/// normalised: another order than [`text_direction`]'s).
+///
+/// # Errors
+/// An empty class text, a text too long for CLIP.
+pub fn manifold_text(
+    clip: &Clip,
+    tokenizer: &Tokenizer,
+    source: &str,
+    target: &str,
+) -> Result<Tensor<2>> {
+    let mean = |c: &str| -> Result<Tensor<2>> {
+        Ok(l2_normalize(
+            text_features(clip, tokenizer, c, &IMAGENET_TEMPLATES)?.mean_dim(0),
+        ))
+    };
+    Ok(mean(target)?.matmul(mean(source)?.transpose()).detach())
 }
 
 /// The manifold loss (official `clip_angle_loss`): `mean_b |clamp(⟨I(target_b), I(source_b)⟩,
