@@ -1132,3 +1132,32 @@ pub fn manifold_loss(
     let cos = (t * s).sum_dim(1).clamp(-1.0, 1.0);
     Ok((cos - cos_text).abs().mean())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_maps() {
+        // 32 px: 8 W+ rows, 6 convs, 3 to_rgbs.
+        assert_eq!(
+            rows_to_modules(&[0, 1, 2, 7], LayerMap::Official, 8),
+            ["conv1", "to_rgb1", "convs.0", "convs.5"]
+        );
+        assert_eq!(
+            rows_to_modules(&[0, 1, 2, 6, 7], LayerMap::Rows, 8),
+            ["conv1", "convs.0", "convs.1", "convs.5", "to_rgbs.2"]
+        );
+    }
+
+    #[test]
+    fn trainable_paths() {
+        let active = Phase::Texture.modules(6);
+        assert!(trains(&active, "convs.2.conv.weight"));
+        assert!(!trains(&active, "convs.1.conv.weight"));
+        assert!(trains(&active, "input.input"));
+        assert!(!trains(&["convs.1".to_string()], "convs.10.conv.weight"));
+        assert!(!trains(&Phase::All.modules(6), "noises.0"));
+        assert!(Phase::from_name("bogus").is_err());
+    }
+}
