@@ -159,6 +159,22 @@ impl ModuleAdam {
             .collect()
     }
 
+    /// [`ModuleAdam::state`] plus each parameter's step count (`prefix + name + ".step"`,
+    /// `[1]`), for trainers where parameters step at different times (layer selection).
+    pub(crate) fn state_with_steps(&self, prefix: &str) -> Vec<(String, TensorData)> {
+        let mut out = self.state(prefix);
+        let mut names: Vec<&String> = self.moments.keys().collect();
+        names.sort();
+        for name in names {
+            let step = self.moments[name].step as f32;
+            out.push((
+                format!("{prefix}{name}.step"),
+                TensorData::new(vec![step], [1]),
+            ));
+        }
+        out
+    }
+
     /// Restore the state written by [`ModuleAdam::state`] with prefix `"adam."` into a file
     /// whose metadata holds `step`; returns that step.
     pub(crate) fn restore(&mut self, file: &crate::weights::TensorFile) -> Result<usize> {
@@ -186,8 +202,13 @@ impl ModuleAdam {
             };
             let exp_avg = read(key)?;
             let exp_avg_sq = read(&format!("adam.{name}.exp_avg_sq"))?;
+            // A per-parameter step count when written ([`ModuleAdam::state_with_steps`]).
+            let own_step = match file.contains(&format!("adam.{name}.step")) {
+                true => file.read_f32(&format!("adam.{name}.step"))?.0[0] as u64,
+                false => step as u64,
+            };
             self.pending
-                .insert(name.to_string(), (exp_avg, exp_avg_sq, step as u64));
+                .insert(name.to_string(), (exp_avg, exp_avg_sq, own_step));
         }
         Ok(step)
     }

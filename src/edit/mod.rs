@@ -3,12 +3,14 @@
 //! - [`optimization`]: method 1, text-driven latent optimisation (W+ or StyleSpace).
 //! - [`mapper`]: method 2, the latent mapper (train, run, load the official mappers).
 //! - [`global_direction`]: method 3, text-driven global directions in StyleSpace.
+//! - [`nada`]: StyleGAN-NADA, fine-tuning the generator itself to a new domain.
 //! - [`optim`]: the official optimisers (PyTorch's Adam, StyleCLIP's Ranger), per tensor.
 //!
 //! Methods 1 and 2 share the CLIP term [`clip_loss`].
 
 pub mod global_direction;
 pub mod mapper;
+pub mod nada;
 pub mod optim;
 pub mod optimization;
 

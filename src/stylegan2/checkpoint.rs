@@ -107,6 +107,18 @@ impl Generator {
             .collect()
     }
 
+    /// The metadata of the crate's own format (`format`, `format_version`, `config`).
+    pub(crate) fn own_metadata(&self) -> Result<HashMap<String, String>> {
+        let config = serde_json::to_string(self.config())
+            .map_err(|e| Error::InvalidConfig(e.to_string()))?;
+        Ok([
+            ("format".to_string(), FORMAT.to_string()),
+            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("config".to_string(), config),
+        ]
+        .into())
+    }
+
     /// Save to the crate's own safetensors format (f32).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         self.save_as(path, Precision::F32)
@@ -114,14 +126,7 @@ impl Generator {
 
     /// [`save`](Self::save) at a chosen precision ([`Precision::F16`] halves the file).
     pub fn save_as(&self, path: impl AsRef<Path>, precision: Precision) -> Result<()> {
-        let config = serde_json::to_string(self.config())
-            .map_err(|e| Error::InvalidConfig(e.to_string()))?;
-        let meta: HashMap<String, String> = [
-            ("format".to_string(), FORMAT.to_string()),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
-            ("config".to_string(), config),
-        ]
-        .into();
+        let meta = self.own_metadata()?;
         save_safetensors_as(path.as_ref(), self.state_dict(), meta, precision)
     }
 }
