@@ -12,6 +12,8 @@ use burn::module::Param;
 use burn::prelude::*;
 use common::{assert_close, fixture, load, scratch, tiny_clip_config};
 use styleclip::clip::Clip;
+use styleclip::edit::ClipInput;
+use styleclip::edit::global_direction::IMAGENET_TEMPLATES;
 use styleclip::edit::nada::{
     self, DirectionLoss, Nada, NadaTarget, NadaTrainer, Phase, image_direction, text_direction,
 };
@@ -94,22 +96,32 @@ fn text_direction_and_losses_match_official() {
             (DirectionLoss::Mse, "mse"),
             (DirectionLoss::Mae, "mae"),
         ] {
-            let l = nada::directional_loss(clip, a.clone(), b.clone(), dt.clone(), kind).unwrap();
+            let l = nada::directional_loss(
+                clip,
+                ClipInput::Normalized,
+                a.clone(),
+                b.clone(),
+                dt.clone(),
+                kind,
+            )
+            .unwrap();
             let want = w.r.read_f32(&format!("{name}_dir_{key}")).unwrap().0[0];
             close_scalar(&format!("{name} directional {key}"), scalar(l), want);
         }
         for (text, key) in [("a sketch", "global_a"), ("sketch", "global_raw")] {
             let t = tok.tokenize(&[text], &w.device).unwrap();
             let t = styleclip::clip::model::l2_normalize(clip.encode_text(t));
-            let l = nada::global_loss(clip, b.clone(), t).unwrap();
+            let l = nada::global_loss(clip, ClipInput::Normalized, b.clone(), t).unwrap();
             let want = w.r.read_f32(&format!("{name}_{key}")).unwrap().0[0];
             close_scalar(&format!("{name} {key}"), scalar(l), want);
         }
-        let cos_text = nada::manifold_text(clip, &tok, "photo", "sketch").unwrap();
-        let l = nada::manifold_loss(clip, a.clone(), b.clone(), cos_text).unwrap();
+        let cos_text =
+            nada::manifold_text(clip, &tok, "photo", "sketch", &IMAGENET_TEMPLATES).unwrap();
+        let l = nada::manifold_loss(clip, ClipInput::Normalized, a.clone(), b.clone(), cos_text)
+            .unwrap();
         let want = w.r.read_f32(&format!("{name}_manifold")).unwrap().0[0];
         close_scalar(&format!("{name} manifold"), scalar(l), want);
-        let d = image_direction(clip, a.clone(), &targets).unwrap();
+        let d = image_direction(clip, ClipInput::Normalized, a.clone(), &targets).unwrap();
         let want: Tensor<2> = load(&w.r, &format!("{name}_img2img"), &w.device);
         assert_close(&format!("{name} image direction"), d, want, TOL);
     }

@@ -56,13 +56,21 @@ pub fn clip_loss(
             "the text feature must be [1, {e}], got [{tb}, {te}]"
         )));
     }
-    let pixels = match input {
-        ClipInput::Raw => styleclip_raw(images)?,
-        ClipInput::Normalized => clip_normalized(images, clip.config().image_resolution)?,
-    };
-    let img = l2_normalize(clip.encode_image(pixels));
+    let img = l2_normalize(clip.encode_image(clip_pixels(clip, input, images)?));
     let logits = img.matmul(text.transpose()) * clip.logit_scale_exp().reshape([1, 1]);
     Ok(logits.div_scalar(100.0).neg().add_scalar(1.0).mean())
+}
+
+/// Generator output `[B, 3, H, W]` in `[-1, 1]` as `clip`'s input by the path `input`.
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] when the images do not fit that path (see
+/// [`styleclip_raw`] and [`clip_normalized`]).
+pub fn clip_pixels(clip: &Clip, input: ClipInput, images: Tensor<4>) -> Result<Tensor<4>> {
+    match input {
+        ClipInput::Raw => styleclip_raw(images),
+        ClipInput::Normalized => clip_normalized(images, clip.config().image_resolution),
+    }
 }
 
 /// A float tensor's values on the host (one device → host transfer).

@@ -51,7 +51,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::clip::Clip;
 use crate::clip::model::l2_normalize;
-use crate::clip::preprocess::{clip_normalized, clip_preprocess};
+use crate::clip::preprocess::clip_preprocess;
 use crate::edit::global_direction::IMAGENET_TEMPLATES;
 use crate::edit::{ClipInput, host};
 use crate::error::{Error, Result};
@@ -213,6 +213,8 @@ pub struct Nada<'a> {
     lambda_manifold: f64,
     direction_loss: DirectionLoss,
     clip_models: Vec<(&'a Clip, f64)>,
+    clip_input: ClipInput,
+    templates: Vec<String>,
     phase: Phase,
     auto_layer_k: usize,
     auto_layer_iters: usize,
@@ -245,6 +247,8 @@ impl<'a> Nada<'a> {
             lambda_manifold: 0.0,
             direction_loss: DirectionLoss::Cosine,
             clip_models: Vec::new(),
+            clip_input: ClipInput::Normalized,
+            templates: IMAGENET_TEMPLATES.iter().map(|t| t.to_string()).collect(),
             phase: Phase::AllConvs,
             auto_layer_k: 1,
             auto_layer_iters: 1,
@@ -256,6 +260,21 @@ impl<'a> Nada<'a> {
             save_interval: 0,
             resume: None,
         }
+    }
+
+    /// How generator output reaches CLIP (official: [`ClipInput::Normalized`], NADA's
+    /// un-normalise, bicubic resize and CLIP mean/std). [`ClipInput::Raw`] is StyleCLIP's
+    /// path, for a CLIP trained on it (the toy world's).
+    pub fn with_clip_input(mut self, input: ClipInput) -> Self {
+        self.clip_input = input;
+        self
+    }
+
+    /// The text templates of the text direction and the manifold loss (official: the 79
+    /// ImageNet templates); each has one `{}` for the class text.
+    pub fn with_templates(mut self, templates: &[&str]) -> Self {
+        self.templates = templates.iter().map(|t| t.to_string()).collect();
+        self
     }
 
     /// Number of generator updates (official `--iter`).
@@ -636,16 +655,21 @@ impl<'a> NadaTrainer<'a> {
             }
             _ => None,
         };
+        let templates: Vec<&str> = nada.templates.iter().map(String::as_str).collect();
+        let input = nada.clip_input;
         let mut terms = Vec::new();
         for (i, (clip, _)) in nada.clip_models.iter().enumerate() {
             let direction = match (restored.remove(&i), &nada.target) {
                 (Some(d), _) => d,
                 (None, NadaTarget::Text { source, target }) => {
-                    text_direction(clip, &tokenizer, source, target)?
+                    text_direction_with_templates(clip, &tokenizer, source, target, &templates)?
                 }
-                (None, NadaTarget::Images { images, .. }) => {
-                    image_direction(clip, img2img_source.clone().expect("sampled above"), images)?
-                }
+                (None, NadaTarget::Images { images, .. }) => image_direction(
+                    clip,
+                    input,
+                    img2img_source.clone().expect("sampled above"),
+                    images,
+                )?,
             };
             let encode = |text: &str| -> Result<Tensor<2>> {
                 let t = tokenizer.tokenize(&[text], &device)?;
@@ -653,7 +677,7 @@ impl<'a> NadaTrainer<'a> {
             };
             let cos_text = match (&nada.target, nada.lambda_manifold > 0.0) {
                 (NadaTarget::Text { source, target }, true) => {
-                    Some(manifold_text(clip, &tokenizer, source, target)?)
+                    Some(manifold_text(clip, &tokenizer, source, target, &templates)?)
                 }
                 (NadaTarget::Images { .. }, true) => {
                     return Err(Error::InvalidArgument(
@@ -752,7 +776,13 @@ impl<'a> NadaTrainer<'a> {
             let img = g.synthesis(v.clone(), noise.clone());
             let mut loss: Option<Tensor<1>> = None;
             for ((clip, weight), t) in self.nada.clip_models.iter().zip(&self.terms) {
-                let l = global_loss(clip, img.clone(), t.select_text.clone())?.mul_scalar(*weight);
+                let l = global_loss(
+                    clip,
+                    self.nada.clip_input,
+                    img.clone(),
+                    t.select_text.clone(),
+                )?
+                .mul_scalar(*weight);
                 loss = Some(match loss {
                     Some(a) => a + l,
                     None => l,
@@ -839,12 +869,15 @@ impl<'a> NadaTrainer<'a> {
                 })
             };
             if nada.lambda_global > 0.0 {
-                add(global_loss(clip, img.clone(), t.global_text.clone())?
-                    .mul_scalar(nada.lambda_global));
+                add(
+                    global_loss(clip, nada.clip_input, img.clone(), t.global_text.clone())?
+                        .mul_scalar(nada.lambda_global),
+                );
             }
             if nada.lambda_direction > 0.0 {
                 add(directional_loss(
                     clip,
+                    nada.clip_input,
                     frozen_img.clone(),
                     img.clone(),
                     t.direction.clone(),
@@ -853,10 +886,14 @@ impl<'a> NadaTrainer<'a> {
                 .mul_scalar(nada.lambda_direction));
             }
             if let (true, Some(cos_text)) = (nada.lambda_manifold > 0.0, &t.cos_text) {
-                add(
-                    manifold_loss(clip, frozen_img.clone(), img.clone(), cos_text.clone())?
-                        .mul_scalar(nada.lambda_manifold),
-                );
+                add(manifold_loss(
+                    clip,
+                    nada.clip_input,
+                    frozen_img.clone(),
+                    img.clone(),
+                    cos_text.clone(),
+                )?
+                .mul_scalar(nada.lambda_manifold));
             }
             let l = l.expect("validated: one λ > 0");
             per_model.push(l.clone().into_scalar::<f32>() as f64);
@@ -1018,8 +1055,8 @@ pub fn text_direction_with_templates(
 ///
 /// # Errors
 /// Images that are not `[B, 3, H, W]`.
-pub fn image_features(clip: &Clip, images: Tensor<4>) -> Result<Tensor<2>> {
-    let pixels = clip_normalized(images, clip.config().image_resolution)?;
+pub fn image_features(clip: &Clip, input: ClipInput, images: Tensor<4>) -> Result<Tensor<2>> {
+    let pixels = crate::edit::clip_pixels(clip, input, images)?;
     Ok(l2_normalize(clip.encode_image(pixels)))
 }
 
@@ -1029,11 +1066,16 @@ pub fn image_features(clip: &Clip, images: Tensor<4>) -> Result<Tensor<2>> {
 ///
 /// # Errors
 /// No targets, source images that are not `[B, 3, H, W]`.
-pub fn image_direction(clip: &Clip, source: Tensor<4>, targets: &[Rgb8]) -> Result<Tensor<2>> {
+pub fn image_direction(
+    clip: &Clip,
+    input: ClipInput,
+    source: Tensor<4>,
+    targets: &[Rgb8],
+) -> Result<Tensor<2>> {
     if targets.is_empty() {
         return Err(Error::InvalidArgument("no target images".into()));
     }
-    let src = image_features(clip, source)?.mean_dim(0);
+    let src = image_features(clip, input, source)?.mean_dim(0);
     let pixels = clip_preprocess(targets, clip.config().image_resolution, &clip_device(clip))?;
     let tgt = l2_normalize(clip.encode_image(pixels)).mean_dim(0);
     Ok(l2_normalize(tgt - src).detach())
@@ -1048,6 +1090,7 @@ pub fn image_direction(clip: &Clip, source: Tensor<4>, targets: &[Rgb8]) -> Resu
 /// Images that are not `[B, 3, H, W]` or differ in shape; a direction that is not `[1, E]`.
 pub fn directional_loss(
     clip: &Clip,
+    input: ClipInput,
     source: Tensor<4>,
     target: Tensor<4>,
     direction: Tensor<2>,
@@ -1067,10 +1110,10 @@ pub fn directional_loss(
             target.dims()
         )));
     }
-    let src = image_features(clip, source)?;
-    let mut edit = image_features(clip, target.clone())? - src.clone();
+    let src = image_features(clip, input, source)?;
+    let mut edit = image_features(clip, input, target.clone())? - src.clone();
     if edit.clone().sum().into_scalar::<f32>() == 0.0 {
-        edit = image_features(clip, target.add_scalar(1e-6))? - src;
+        edit = image_features(clip, input, target.add_scalar(1e-6))? - src;
     }
     let edit = l2_normalize(edit);
     Ok(match kind {
@@ -1092,8 +1135,13 @@ pub fn directional_loss(
 ///
 /// # Errors
 /// Images that are not `[B, 3, H, W]`; a text feature that is not `[1, E]`.
-pub fn global_loss(clip: &Clip, images: Tensor<4>, text: Tensor<2>) -> Result<Tensor<1>> {
-    crate::edit::clip_loss(clip, ClipInput::Normalized, images, text)
+pub fn global_loss(
+    clip: &Clip,
+    input: ClipInput,
+    images: Tensor<4>,
+    text: Tensor<2>,
+) -> Result<Tensor<1>> {
+    crate::edit::clip_loss(clip, input, images, text)
 }
 
 /// The manifold loss's text side (official `set_text_features`): `⟨S̄_tgt, S̄_src⟩`, `[1, 1]`,
@@ -1107,10 +1155,11 @@ pub fn manifold_text(
     tokenizer: &Tokenizer,
     source: &str,
     target: &str,
+    templates: &[&str],
 ) -> Result<Tensor<2>> {
     let mean = |c: &str| -> Result<Tensor<2>> {
         Ok(l2_normalize(
-            text_features(clip, tokenizer, c, &IMAGENET_TEMPLATES)?.mean_dim(0),
+            text_features(clip, tokenizer, c, templates)?.mean_dim(0),
         ))
     };
     Ok(mean(target)?.matmul(mean(source)?.transpose()).detach())
@@ -1123,12 +1172,13 @@ pub fn manifold_text(
 /// Images that are not `[B, 3, H, W]`.
 pub fn manifold_loss(
     clip: &Clip,
+    input: ClipInput,
     source: Tensor<4>,
     target: Tensor<4>,
     cos_text: Tensor<2>,
 ) -> Result<Tensor<1>> {
-    let s = image_features(clip, source)?;
-    let t = image_features(clip, target)?;
+    let s = image_features(clip, input, source)?;
+    let t = image_features(clip, input, target)?;
     let cos = (t * s).sum_dim(1).clamp(-1.0, 1.0);
     Ok((cos - cos_text).abs().mean())
 }
