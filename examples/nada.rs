@@ -144,13 +144,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let cols = 8.min(args.samples as usize).max(1);
         let mut cells = Vec::new();
         let (b, a) = (to_rgb8(before.clone())?, to_rgb8(after.clone())?);
-        for row in 0..b.len().div_ceil(cols) {
-            for k in row * cols..((row + 1) * cols).min(b.len()) {
-                cells.push(common::upscale(&b[k], 2));
-            }
-            for k in row * cols..((row + 1) * cols).min(a.len()) {
-                cells.push(common::upscale(&a[k], 2));
-            }
+        // Rows of `cols` sources, each followed by the same faces after adaptation.
+        for (src, out) in b.chunks(cols).zip(a.chunks(cols)) {
+            cells.extend(src.iter().map(|x| common::upscale(x, 2)));
+            cells.extend(out.iter().map(|x| common::upscale(x, 2)));
         }
         let path = format!("{}-{step:04}.png", args.out);
         common::save_grid(&path, &cells, cols, 2)?;
@@ -185,11 +182,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pb.set_message(format!("loss {:.4}", s.record.loss));
         pb.inc(1);
         let done = s.record.step + 1;
-        if args.sample_every > 0 && done % args.sample_every == 0 && done < args.steps {
-            if let Err(e) = pb.suspend(|| report(s.generator, done)) {
-                failure = Some(e.to_string());
-                return ControlFlow::Break(());
-            }
+        if args.sample_every > 0
+            && done % args.sample_every == 0
+            && done < args.steps
+            && let Err(e) = pb.suspend(|| report(s.generator, done))
+        {
+            failure = Some(e.to_string());
+            return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
     })?;
