@@ -24,10 +24,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use styleclip::clip::Clip;
 use styleclip::device::{DEVICE_NAMES, device_from_name};
 use styleclip::edit::ClipInput;
-use styleclip::edit::nada::{Nada, NadaTarget, Phase};
+use styleclip::edit::nada::{Augment, Nada, NadaTarget, Phase};
 use styleclip::imaging::to_rgb8;
 use styleclip::stylegan2::{Generator, NoiseMode};
-use styleclip::toyfaces::{Style, ToyFaces};
+use styleclip::toyfaces::{Attributes, Face, Jitter, Style, ToyFaces, render_batch};
 use styleclip::weights::Precision;
 
 #[derive(Parser, Debug)]
@@ -57,6 +57,14 @@ struct Args {
     /// Adaptive layer selection iterations.
     #[arg(long, default_value_t = 1)]
     auto_layer_iters: usize,
+    /// Toy world: aim at this many sketch renders (NADA's image-guided mode) instead of the
+    /// target text.
+    #[arg(long, default_value_t = 0)]
+    target_renders: usize,
+    /// Jittered copies of each image pair in the directional loss (not in the official code;
+    /// see `edit::nada::Augment`).
+    #[arg(long, default_value_t = 0)]
+    augment: usize,
     /// Seed.
     #[arg(long, default_value_t = 2)]
     seed: u64,
@@ -109,14 +117,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let frozen = Generator::load(&g_path, &ad)?;
     let clip = Clip::load(&clip_path, &ad)?.no_grad();
-    let mut nada = Nada::new(NadaTarget::text(&source, &target))
+    let aim = if toy && args.target_renders > 0 {
+        let faces: Vec<Face> = (0..args.target_renders as u64)
+            .map(|s| Face {
+                attributes: Attributes::sample(50_000 + s),
+                jitter: Jitter::sample(50_000 + s),
+            })
+            .collect();
+        let sketches = render_batch(&faces, Style::Sketch, styleclip::toyfaces::SIZE, &device)?;
+        println!(
+            "aiming at {} sketch renders (image-guided mode)",
+            args.target_renders
+        );
+        NadaTarget::images(to_rgb8(sketches)?, &target)
+    } else {
+        NadaTarget::text(&source, &target)
+    };
+    let mut nada = Nada::new(aim)
         .with_steps(args.steps)
         .with_batch(args.batch)
         .with_lr(args.lr)
         .with_seed(args.seed)
         .with_phase(Phase::from_name(&args.phase)?)
         .with_auto_layers(args.auto_layer_k, args.auto_layer_iters)
-        .with_clip_models(vec![(&clip, 1.0)]);
+        .with_clip_models(vec![(&clip, 1.0)])
+        .with_augment(Augment {
+            copies: args.augment,
+            ..Augment::default()
+        });
     if toy {
         nada = nada.with_templates(&["{}"]).with_clip_input(ClipInput::Raw);
     }

@@ -198,6 +198,32 @@ pub enum LayerMap {
     Rows,
 }
 
+/// Random augmentations of the directional loss's image pairs (this crate's option, not the
+/// official code's): each pair (frozen, trainable) is seen `copies` times, each copy shifted
+/// by the same random whole-pixel offset up to `max_shift` (a fraction of the side, cyclic)
+/// and given the same Gaussian pixel noise of std `noise`; the features of all copies enter the
+/// loss. A small CLIP's raw gradient can climb its score with patterns no person sees (the toy
+/// world's does); averaging over jitter is the usual remedy of CLIP-guided generation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Augment {
+    /// Copies per pair (0: off).
+    pub copies: usize,
+    /// Largest shift, as a fraction of the image side.
+    pub max_shift: f64,
+    /// Std of the added pixel noise (images in `[-1, 1]`).
+    pub noise: f64,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Self {
+            copies: 0,
+            max_shift: 0.125,
+            noise: 0.1,
+        }
+    }
+}
+
 /// NADA's settings with the official defaults; every setting has a `with_*`.
 #[derive(Clone)]
 pub struct Nada<'a> {
@@ -215,6 +241,7 @@ pub struct Nada<'a> {
     clip_models: Vec<(&'a Clip, f64)>,
     clip_input: ClipInput,
     templates: Vec<String>,
+    augment: Augment,
     phase: Phase,
     auto_layer_k: usize,
     auto_layer_iters: usize,
@@ -249,6 +276,7 @@ impl<'a> Nada<'a> {
             clip_models: Vec::new(),
             clip_input: ClipInput::Normalized,
             templates: IMAGENET_TEMPLATES.iter().map(|t| t.to_string()).collect(),
+            augment: Augment::default(),
             phase: Phase::AllConvs,
             auto_layer_k: 1,
             auto_layer_iters: 1,
@@ -274,6 +302,13 @@ impl<'a> Nada<'a> {
     /// ImageNet templates); each has one `{}` for the class text.
     pub fn with_templates(mut self, templates: &[&str]) -> Self {
         self.templates = templates.iter().map(|t| t.to_string()).collect();
+        self
+    }
+
+    /// Augment the image pairs of the directional loss (not in the official code; off by
+    /// default): see [`Augment`].
+    pub fn with_augment(mut self, augment: Augment) -> Self {
+        self.augment = augment;
         self
     }
 
@@ -875,11 +910,17 @@ impl<'a> NadaTrainer<'a> {
                 );
             }
             if nada.lambda_direction > 0.0 {
+                let (src, tgt) = augment_pairs(
+                    frozen_img.clone(),
+                    img.clone(),
+                    nada.augment,
+                    nada.seed.wrapping_add(0xa11 * (self.step as u64 + 1)),
+                );
                 add(directional_loss(
                     clip,
                     nada.clip_input,
-                    frozen_img.clone(),
-                    img.clone(),
+                    src,
+                    tgt,
                     t.direction.clone(),
                     nada.direction_loss,
                 )?
@@ -980,6 +1021,49 @@ fn rows_to_modules(rows: &[usize], map: LayerMap, n_latent: usize) -> Vec<String
     out
 }
 
+/// `a` and `b` (`[B, 3, S, S]`) each followed by `augment.copies` jittered copies, the same
+/// jitter for both (see [`Augment`]); unchanged when `copies` is 0.
+fn augment_pairs(
+    a: Tensor<4>,
+    b: Tensor<4>,
+    augment: Augment,
+    seed: u64,
+) -> (Tensor<4>, Tensor<4>) {
+    if augment.copies == 0 {
+        return (a, b);
+    }
+    let [n, c, h, w] = a.dims();
+    let device = a.device();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let max = ((augment.max_shift * h.min(w) as f64).round() as i64).max(0);
+    let roll = |x: Tensor<4>, dim: usize, k: i64| {
+        let len = x.dims()[dim] as i64;
+        let k = k.rem_euclid(len) as usize;
+        if k == 0 {
+            return x;
+        }
+        let len = len as usize;
+        Tensor::cat(
+            vec![x.clone().narrow(dim, len - k, k), x.narrow(dim, 0, len - k)],
+            dim,
+        )
+    };
+    let (mut xs, mut ys) = (vec![a.clone()], vec![b.clone()]);
+    for _ in 0..augment.copies {
+        let (dy, dx) = (rng.random_range(-max..=max), rng.random_range(-max..=max));
+        let noise: Vec<f32> = (0..n * c * h * w)
+            .map(|_| {
+                let v: f32 = StandardNormal.sample(&mut rng);
+                v * augment.noise as f32
+            })
+            .collect();
+        let noise = Tensor::<4>::from_data(TensorData::new(noise, [n, c, h, w]), &device);
+        xs.push(roll(roll(a.clone(), 2, dy), 3, dx) + noise.clone());
+        ys.push(roll(roll(b.clone(), 2, dy), 3, dx) + noise);
+    }
+    (Tensor::cat(xs, 0), Tensor::cat(ys, 0))
+}
+
 fn normal_tensor(rng: &mut StdRng, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     let v: Vec<f32> = (0..rows * cols)
         .map(|_| StandardNormal.sample(&mut *rng))
@@ -1061,8 +1145,9 @@ pub fn image_features(clip: &Clip, input: ClipInput, images: Tensor<4>) -> Resul
 }
 
 /// The image-target direction (official `compute_img2img_direction`): `nrm(mean_t
-/// nrm(E_I(target_t)) − mean_b I(source_b))`, `[1, E]`, with the targets through CLIP's own
-/// preprocessing and `source` generator output in `[-1, 1]`.
+/// nrm(E_I(target_t)) − mean_b I(source_b))`, `[1, E]`, with `source` generator output in
+/// `[-1, 1]` and the targets through CLIP's own preprocessing (official,
+/// [`ClipInput::Normalized`]) or, with [`ClipInput::Raw`], through the same path as the source.
 ///
 /// # Errors
 /// No targets, source images that are not `[B, 3, H, W]`.
@@ -1076,7 +1161,21 @@ pub fn image_direction(
         return Err(Error::InvalidArgument("no target images".into()));
     }
     let src = image_features(clip, input, source)?.mean_dim(0);
-    let pixels = clip_preprocess(targets, clip.config().image_resolution, &clip_device(clip))?;
+    let pixels = match input {
+        // Official: the target files through CLIP's own preprocessing.
+        ClipInput::Normalized => {
+            clip_preprocess(targets, clip.config().image_resolution, &clip_device(clip))?
+        }
+        // A CLIP trained on StyleCLIP's path sees the targets as it sees generator output.
+        ClipInput::Raw => {
+            let mut rows = Vec::with_capacity(targets.len());
+            for t in targets {
+                let x = crate::imaging::from_rgb8(std::slice::from_ref(t), &clip_device(clip))?;
+                rows.push(crate::edit::clip_pixels(clip, input, x)?);
+            }
+            Tensor::cat(rows, 0)
+        }
+    };
     let tgt = l2_normalize(clip.encode_image(pixels)).mean_dim(0);
     Ok(l2_normalize(tgt - src).detach())
 }
@@ -1209,5 +1308,51 @@ mod tests {
         assert!(!trains(&["convs.1".to_string()], "convs.10.conv.weight"));
         assert!(!trains(&Phase::All.modules(6), "noises.0"));
         assert!(Phase::from_name("bogus").is_err());
+    }
+
+    #[test]
+    fn augmented_pairs_share_their_jitter() {
+        let device = Device::flex();
+        let a = Tensor::<4>::random([2, 3, 8, 8], burn::tensor::Distribution::Default, &device);
+        let b = a.clone().mul_scalar(0.5).add_scalar(0.25);
+        let (x, y) = augment_pairs(a.clone(), b.clone(), Augment::default(), 1);
+        assert_eq!(x.dims(), [2, 3, 8, 8]);
+        let aug = Augment {
+            copies: 3,
+            max_shift: 0.25,
+            noise: 0.1,
+        };
+        let (x, y) = augment_pairs(a.clone(), b.clone(), aug, 7);
+        assert_eq!(x.dims(), [8, 3, 8, 8]);
+        // The first block is the input itself.
+        let d0: f32 = (x.clone().narrow(0, 0, 2) - a.clone())
+            .abs()
+            .max()
+            .into_scalar();
+        assert_eq!(d0, 0.0);
+        // Each copy: one shift for both sides (y − x is the shifted b − a) and pixel noise of
+        // the configured std on top of the shifted input.
+        let roll = |t: Tensor<4>, dim: usize, s: usize| {
+            if s == 0 {
+                return t;
+            }
+            Tensor::cat(
+                vec![t.clone().narrow(dim, 8 - s, s), t.narrow(dim, 0, 8 - s)],
+                dim,
+            )
+        };
+        let diff = b - a.clone();
+        for k in 1..4 {
+            let (xk, yk) = (x.clone().narrow(0, 2 * k, 2), y.clone().narrow(0, 2 * k, 2));
+            let shift = (0..64).map(|i| (i / 8, i % 8)).find(|&(dy, dx)| {
+                let r = roll(roll(diff.clone(), 2, dy), 3, dx);
+                let e: f32 = (yk.clone() - xk.clone() - r).abs().max().into_scalar();
+                e < 1e-5
+            });
+            let (dy, dx) = shift.unwrap_or_else(|| panic!("copy {k}: no shared shift"));
+            let noise = xk - roll(roll(a.clone(), 2, dy), 3, dx);
+            let std: f32 = noise.powi_scalar(2).mean().sqrt().into_scalar();
+            assert!((0.07..0.13).contains(&std), "copy {k}: noise std {std}");
+        }
     }
 }
