@@ -1316,6 +1316,7 @@ mod tests {
         let a = Tensor::<4>::random([2, 3, 8, 8], burn::tensor::Distribution::Default, &device);
         let b = a.clone().mul_scalar(0.5).add_scalar(0.25);
         let (x, y) = augment_pairs(a.clone(), b.clone(), Augment::default(), 1);
+        assert_eq!(y.dims(), [2, 3, 8, 8]);
         assert_eq!(x.dims(), [2, 3, 8, 8]);
         let aug = Augment {
             copies: 3,
