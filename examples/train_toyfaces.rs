@@ -354,10 +354,134 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             mappers(&args, &device)?;
         }
         "stats" => statistics(&args, &device)?,
+        "ceiling" => ceiling(&args, &device)?,
         "mappers" => mappers(&args, &device)?,
         other => return Err(format!("unknown stage `{other}`").into()),
     }
     Ok(())
+}
+
+/// `ceiling`: what the generator can show at best. For `--samples` latents and every attribute
+/// value, the ideal W edit `w' = w + √2 · (T[value] − T[current])` (the written mapping's own
+/// direction, `toyfaces::fit`), drawn and read by the oracle: per value, how often the target is
+/// read (over faces without it) and how often every other attribute is read as on the
+/// unedited face. No text method
+/// can beat these rates on the same generator and oracle. Needs the `--seed` stage 1 used;
+/// `--init-generator` measures a stage-1 checkpoint (its mapping written here).
+fn ceiling(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Error>> {
+    use styleclip::toyfaces::attributes::CLASS_COUNTS;
+    use styleclip::toyfaces::fit::{FACE_CODE_DIMS, face_code_table};
+    // A stage-1 checkpoint (`--init-generator`) gets its mapping written first.
+    let g = match &args.init_generator {
+        Some(path) => write_face_code_mapping(Generator::load(path, device)?, args.seed)?,
+        None => Generator::load(args.out_dir.join("generator.safetensors"), device)?,
+    };
+    let oracle = Oracle::load(args.out_dir.join("oracle.safetensors"), device)?;
+    let d = g.config().style_dim;
+    let table = face_code_table(d, args.seed);
+    let n = args.samples;
+    let z = fit_latents(20_000 + args.seed, 0, n, d, device);
+    let zs = z
+        .clone()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    let w = g.mapping(z);
+    let source: Vec<[usize; 6]> = (0..n)
+        .map(|i| {
+            Face::from_latent(&zs[i * d..(i + 1) * d])
+                .attributes
+                .indices()
+        })
+        .collect();
+    // What the oracle reads on the unedited faces: "kept" compares with it, as the edit
+    // benchmark does (the generator's own misdrawings are not the edit's fault).
+    let mut read = Vec::with_capacity(n);
+    for start in (0..n).step_by(50) {
+        let b = 50.min(n - start);
+        let img = g.synthesis(g.broadcast(w.clone().narrow(0, start, b)), NoiseMode::Const);
+        read.extend(oracle.classify(img)?.iter().map(|a| a.indices()));
+    }
+    let names = [
+        "hair_color",
+        "hairstyle",
+        "mouth",
+        "glasses",
+        "skin",
+        "background",
+    ];
+    let (mut sum_reached, mut sum_kept, mut count) = (0.0, 0.0, 0usize);
+    let mut offset = 0;
+    for (k, &classes) in CLASS_COUNTS.iter().enumerate() {
+        for v in 0..classes {
+            // Per face: Δw = √2 · (T[offset + v] − T[offset + current]).
+            let mut delta = vec![0f32; n * d];
+            let mut moved = vec![false; n];
+            for (i, src) in source.iter().enumerate() {
+                if src[k] == v {
+                    continue;
+                }
+                moved[i] = true;
+                let (to, from) = (offset + v, offset + src[k]);
+                for j in 0..d {
+                    delta[i * d + j] =
+                        std::f32::consts::SQRT_2 * (table[to * d + j] - table[from * d + j]);
+                }
+            }
+            let delta = Tensor::<2>::from_data(TensorData::new(delta, [n, d]), device);
+            let (mut reached, mut kept, mut m) = (0usize, 0usize, 0usize);
+            for start in (0..n).step_by(50) {
+                let b = 50.min(n - start);
+                let wb = w.clone().narrow(0, start, b) + delta.clone().narrow(0, start, b);
+                let img = g.synthesis(g.broadcast(wb), NoiseMode::Const);
+                for (i, got) in oracle.classify(img)?.iter().enumerate() {
+                    let i = start + i;
+                    if !moved[i] {
+                        continue;
+                    }
+                    m += 1;
+                    let got = got.indices();
+                    reached += usize::from(got[k] == v);
+                    kept += usize::from((0..6).all(|a| a == k || got[a] == read[i][a]));
+                }
+            }
+            let (r, p) = (
+                100.0 * reached as f64 / m.max(1) as f64,
+                100.0 * kept as f64 / m.max(1) as f64,
+            );
+            println!(
+                "{:>10} → {:<28} reached {r:5.1}% kept {p:5.1}% (of {m})",
+                names[k],
+                value_label(k, v),
+            );
+            sum_reached += r;
+            sum_kept += p;
+            count += 1;
+        }
+        offset += classes;
+    }
+    debug_assert_eq!(offset, FACE_CODE_DIMS);
+    println!(
+        "mean over {count} values: reached {:.1}%, kept {:.1}%",
+        sum_reached / count as f64,
+        sum_kept / count as f64
+    );
+    Ok(())
+}
+
+/// The name of value `v` of attribute `k` (field order of `Attributes::indices`).
+fn value_label(k: usize, v: usize) -> String {
+    let mut i = [0usize; 6];
+    i[k] = v;
+    let a = Attributes::from_indices(i);
+    match k {
+        0 => format!("{:?}", a.hair_color),
+        1 => format!("{:?}", a.hairstyle),
+        2 => format!("{:?}", a.mouth),
+        3 => format!("{:?}", a.glasses),
+        4 => format!("{:?}", a.skin),
+        _ => format!("{:?}", a.background),
+    }
 }
 
 /// `stats`: StyleSpace statistics over 20 000 latents and fs3 of the shipped generator and CLIP.
