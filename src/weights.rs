@@ -62,6 +62,19 @@ pub struct TensorFile {
     path: PathBuf,
     tensors: HashMap<String, RawTensor>,
     metadata: BTreeMap<String, String>,
+    /// Most bytes one lazily read tensor may become as f32 ([`materialise_limit`]).
+    limit: usize,
+}
+
+/// A `torch.save` view can expand a small storage (stride 0): `pytorch-reader` lets one tensor
+/// materialise up to 10 GiB whatever the file's size, so a 1 KiB file could make a loader
+/// allocate gigabytes. A tensor read as f32 may take at most 64 × the file's size, with a
+/// 256 MiB floor (legitimate expanded views in small files, such as test fixtures); a real
+/// checkpoint's tensors are never larger than the file.
+fn materialise_limit(file_len: u64) -> usize {
+    usize::try_from(file_len.saturating_mul(64))
+        .unwrap_or(usize::MAX)
+        .max(256 << 20)
 }
 
 /// Which container a file is, by its first bytes.
@@ -106,7 +119,7 @@ impl TensorFile {
                 Some(zip) => {
                     Self::from_torchscript(path, torchscript::read_archive(zip, len, path)?)
                 }
-                None => Self::open_torch(path),
+                None => Self::open_torch(path, len),
             },
         }
     }
@@ -170,7 +183,7 @@ impl TensorFile {
         Self::checked(path, tensors, BTreeMap::new())
     }
 
-    fn open_torch(path: &Path) -> Result<Self> {
+    fn open_torch(path: &Path, file_len: u64) -> Result<Self> {
         let reader = match pytorch_reader::PytorchReader::new(path) {
             Ok(r) => r,
             // `torch.save(tensor)` (e4e's `latents.pt`): a zip whose root is one tensor, which the
@@ -204,7 +217,9 @@ impl TensorFile {
                 )
             })
             .collect();
-        Self::checked(path, tensors, BTreeMap::new())
+        let mut file = Self::checked(path, tensors, BTreeMap::new())?;
+        file.limit = materialise_limit(file_len);
+        Ok(file)
     }
 
     fn from_safetensors_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self> {
@@ -261,6 +276,7 @@ impl TensorFile {
             path: path.to_path_buf(),
             tensors,
             metadata,
+            limit: usize::MAX,
         })
     }
 
@@ -303,7 +319,28 @@ impl TensorFile {
             source_name: self.path.display().to_string(),
         })?;
         let bytes = match &t.data {
-            RawData::Torch(r) => r.read().map_err(|e| Error::io(&self.path, e))?,
+            RawData::Torch(r) => {
+                let elements = t.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+                let width = if matches!(t.dtype, StoredDtype::F64) {
+                    8
+                } else {
+                    4
+                };
+                if elements
+                    .and_then(|n| n.checked_mul(width))
+                    .is_none_or(|b| b > self.limit)
+                {
+                    return Err(Error::NotACheckpoint {
+                        path: self.path.clone(),
+                        reason: format!(
+                            "tensor `{key}` of shape {:?} would take more than {} bytes as \
+                             f32, far more than the file holds (a view expanding its storage)",
+                            t.shape, self.limit
+                        ),
+                    });
+                }
+                r.read().map_err(|e| Error::io(&self.path, e))?
+            }
             RawData::Bytes(b) => b.clone(),
         };
         let values = bytes_to_f32(&bytes, t.dtype).ok_or_else(|| Error::UnsupportedDtype {

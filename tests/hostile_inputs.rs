@@ -1164,7 +1164,7 @@ fn hostile_pickles() -> Vec<(&'static str, Vec<u8>)> {
     let dims64 = b"K\x01".repeat(64);
     // (what, sizes, strides, offset) as pickle opcodes.
     type TensorCase<'a> = (&'static str, &'a [u8], &'a [u8], &'a [u8]);
-    let cases: [TensorCase; 8] = [
+    let cases: [TensorCase; 9] = [
         (
             "tensor of 2^40 × 2^40",
             b"J\x00\x00\x00\x40J\x00\x00\x00\x40",
@@ -1208,6 +1208,14 @@ fn hostile_pickles() -> Vec<(&'static str, Vec<u8>)> {
             b"K\x00",
         ),
         ("tensor with 64 dims", &dims64, &dims64, b"K\x00"),
+        (
+            // Legal for pytorch-reader (under its 10 GiB per tensor), 1 GiB as f32 from a file
+            // of a few hundred bytes: `TensorFile` refuses it (64 × the file, 256 MiB floor).
+            "tensor with zero strides expanding to 1 GiB",
+            b"J\x00\x40\x00\x00J\x00\x40\x00\x00",
+            b"K\x00K\x00",
+            b"K\x00",
+        ),
     ];
     for (what, size, stride, offset) in cases {
         let mut p = b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x04tQ".to_vec();
