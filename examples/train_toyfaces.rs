@@ -43,6 +43,16 @@ use styleclip::toyfaces::world::mapper_file_name;
 use styleclip::toyfaces::{Attributes, Face, Jitter, Style, render_batch};
 use styleclip::weights::Precision;
 
+/// The attributes in the order of `Attributes::indices`.
+const ATTRIBUTE_NAMES: [&str; 6] = [
+    "hair_color",
+    "hairstyle",
+    "mouth",
+    "glasses",
+    "skin",
+    "background",
+];
+
 #[derive(Parser, Debug)]
 #[command(about = "Train the toy world's networks")]
 struct Args {
@@ -270,14 +280,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     common::save_grid("toyfaces_fit.png", &imgs, 8, 2)?;
                 }
             }
-            let names = [
-                "hair_color",
-                "hairstyle",
-                "mouth",
-                "glasses",
-                "skin",
-                "background",
-            ];
+            let names = ATTRIBUTE_NAMES;
             for (k, name) in names.iter().enumerate() {
                 println!("{name:>12}: {:.1}%", 100.0 * agree[k] as f64 / total as f64);
             }
@@ -402,14 +405,7 @@ fn ceiling(args: &Args, device: &Device) -> Result<(), Box<dyn std::error::Error
         let img = g.synthesis(g.broadcast(w.clone().narrow(0, start, b)), NoiseMode::Const);
         read.extend(oracle.classify(img)?.iter().map(|a| a.indices()));
     }
-    let names = [
-        "hair_color",
-        "hairstyle",
-        "mouth",
-        "glasses",
-        "skin",
-        "background",
-    ];
+    let names = ATTRIBUTE_NAMES;
     let (mut sum_reached, mut sum_kept, mut count) = (0.0, 0.0, 0usize);
     let mut offset = 0;
     for (k, &classes) in CLASS_COUNTS.iter().enumerate() {
